@@ -1,0 +1,3 @@
+"""Reelguard: anti-piracy monitoring of online marketplaces (core package)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Alembic revisions, linear: 0001_initial, then 0002_..., each revising the previous one."""

@@ -1,0 +1,1 @@
+"""Monitoring jobs: one pass now (``runner``), passes on a cron schedule (``schedule``)."""

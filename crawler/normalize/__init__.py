@@ -1,0 +1,1 @@
+"""Pure normalisation of scraped listing fields (prices, counts, text)."""

@@ -1,0 +1,35 @@
+"""Turn a Scrapy response into the framework-free page input page objects read.
+
+Page objects take a ``web_poet.HttpResponse``; this is the one place that knows Scrapy's
+response type, so the same page object runs on a crawled page, a browser-rendered page
+(scrapy-playwright returns the same response type) and a page saved to disk.
+
+No settings affect this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web_poet import HttpResponse, HttpResponseHeaders
+
+
+def to_page_input(response: Any) -> HttpResponse:
+    """Build the web-poet input for ``response`` (a ``scrapy.http.Response``), memoised on it."""
+    cached = getattr(response, "_rg_page_input", None)
+    if cached is not None:
+        return cached
+    headers = HttpResponseHeaders.from_bytes_dict(response.headers)
+    encoding = getattr(response, "encoding", None)
+    page_input = HttpResponse(
+        url=str(response.url),
+        body=response.body,
+        status=response.status,
+        headers=headers,
+        encoding=encoding,
+    )
+    try:
+        response._rg_page_input = page_input
+    except AttributeError:  # slotted response types
+        pass
+    return page_input

@@ -1,0 +1,93 @@
+"""Scrapy settings of the Reelguard project (``SCRAPY_SETTINGS_MODULE=crawler.settings``).
+
+Everything a monitor does not need is off (``file://``/``data:``/``ftp``/``s3`` handlers, the
+telnet console, the remote-control server). Reelguard's own settings are prefixed ``REELGUARD_``
+and parsed once into :class:`crawler.config.ReelguardConfig`; environment variables of the same
+name override them (see ``crawler.config``).
+"""
+
+from __future__ import annotations
+
+from crawler import __version__
+from crawler.browser.launch import launch_options
+
+BOT_NAME = "reelguard"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+USER_AGENT = f"Reelguard/{__version__} (+https://github.com/reelguard/reelguard; anti-piracy monitor)"
+
+# -- Politeness -------------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+DEPTH_LIMIT = 50
+
+# -- Attack surface off -------------------------------------------------------------------------
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+DOWNLOAD_HANDLERS = {
+    "file": None,
+    "data": None,
+    "s3": None,
+    "ftp": None,
+    "http": "crawler.browser.handler.PagePoolPlaywrightHandler",
+    "https": "crawler.browser.handler.PagePoolPlaywrightHandler",
+}
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# -- Browser (scrapy-playwright, only for requests with meta["playwright"]) -------------------
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
+PLAYWRIGHT_MAX_CONTEXTS = 1
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
+PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.handler.abort_heavy_requests"
+
+# -- Components ----------------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.ssrf.PrivateAddressGuardMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.retry.RetryAfterMiddleware": 550,
+    "crawler.middlewares.blocks.BlockDetectionMiddleware": 560,
+}
+ITEM_PIPELINES = {
+    "pipelines.normalize.NormalizePipeline": 100,
+    "pipelines.store.StorePipeline": 400,
+}
+EXTENSIONS = {
+    "crawler.extensions.runlog.CrawlRunRecorder": 10,
+    "crawler.extensions.progress.ProgressReporter": 20,
+    "scrapy.extensions.closespider.CloseSpider": 500,
+}
+
+LOG_LEVEL = "INFO"
+STATS_DUMP = False
+FEED_EXPORT_ENCODING = "utf-8"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+
+# -- Reelguard ----------------------------------------------------------------------------
+REELGUARD_DATABASE_URL = None  # default sqlite:///var/reelguard.db, env REELGUARD_DATABASE_URL
+REELGUARD_ALLOWED_PRIVATE_HOSTS: list[str] = []  # hosts allowed to resolve to private addresses
+REELGUARD_MARKETPLACE_URLS: dict[str, str] = {}  # marketplace -> base URL override
+REELGUARD_BLOCK_RETRY_TIMES = 4
+REELGUARD_BLOCK_BACKOFF = 2.0  # seconds added to the slot's delay at each block, doubled
+REELGUARD_MAX_BLOCKED = 200  # stop the crawl after this many block pages (0: never)
+REELGUARD_RETRY_AFTER_MAX = 60.0  # never wait longer than this for a Retry-After
+REELGUARD_FOLLOW_LISTINGS = True  # search/storefront spiders open each listing page
+REELGUARD_MAX_SEARCH_PAGES = 20  # pages of results per keyword and marketplace
+REELGUARD_MAX_SHOP_PAGES = 50
+REELGUARD_BROWSER = "auto"  # auto: only when a page needs JS; always; never
+REELGUARD_PROGRESS = False

@@ -1,0 +1,244 @@
+"""What the search, storefront and listing spiders share: where to go and how to fetch.
+
+A :class:`MarketplaceSpider` crawls one or more marketplaces, each through its page-object
+bundle (``crawler.pages``). It builds every request with the marketplace in ``meta`` (for the
+block detector and the run log), the marketplace as its download slot (politeness per
+marketplace, whatever the host), an errback that records the failure, and decides per request
+whether the browser is needed: ``REELGUARD_BROWSER=auto`` fetches over HTTP and re-fetches in
+the browser only a page that says it needs JavaScript (``SearchResults.needs_browser``).
+
+Settings: ``REELGUARD_MARKETPLACE_URLS``, ``REELGUARD_BROWSER``, ``REELGUARD_FOLLOW_LISTINGS``,
+``REELGUARD_MAX_SEARCH_PAGES``, ``REELGUARD_MAX_SHOP_PAGES``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy_playwright.page import PageMethod
+
+from crawler import signals as rg_signals
+from crawler.config import ReelguardConfig
+from crawler.exceptions import ConfigError, UnknownMarketplace
+from crawler.items import ListingItem, RemovedListing
+from crawler.pages import KNOWN_MARKETPLACES, get_pages
+from crawler.pages.adapter import to_page_input
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+    from crawler.pages.base import MarketplacePages
+
+logger = logging.getLogger(__name__)
+
+# Wait, in the browser, until a page's scripts have put their results into the DOM (or said
+# there are none): any element marked data-rendered, or 2 s.
+BROWSER_WAIT = PageMethod(
+    "wait_for_selector", "[data-rendered], [data-error]", state="attached", timeout=10_000
+)
+
+
+def split_arg(value: str | list[str] | None) -> list[str]:
+    """Spider arguments arrive as comma- (or newline-) separated strings."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [v.strip() for v in value if v.strip()]
+    return [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
+
+
+class MarketplaceSpider(scrapy.Spider):
+    """Base of the project's spiders; not a spider itself (no ``name``)."""
+
+    rg: ReelguardConfig
+    base_urls: dict[str, str]
+
+    def __init__(self, marketplace: str = "all", run_id: str | int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        wanted = split_arg(marketplace)
+        if not wanted or wanted == ["all"]:
+            wanted = []  # resolved in from_crawler against the configured URLs
+        for name in wanted:
+            if name not in KNOWN_MARKETPLACES:
+                raise UnknownMarketplace(
+                    f"unknown marketplace {name!r}; known: {', '.join(KNOWN_MARKETPLACES)}"
+                )
+        self.marketplaces: list[str] = wanted
+        self.run_id = int(run_id) if run_id else None
+        self.run_args: dict[str, Any] = {"marketplace": marketplace, **kwargs}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> MarketplaceSpider:
+        spider: MarketplaceSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider.rg = ReelguardConfig.from_settings(crawler.settings)
+        urls = spider.rg.marketplace_urls
+        if not spider.marketplaces:
+            spider.marketplaces = [m for m in KNOWN_MARKETPLACES if m in urls]
+            if not spider.marketplaces:
+                raise ConfigError(
+                    "no marketplace to crawl: set REELGUARD_MARKETPLACE_URLS "
+                    "(name=url,...) or run `reelguard demo`"
+                )
+        missing = [m for m in spider.marketplaces if m not in urls]
+        if missing:
+            raise ConfigError(
+                f"no base URL for {', '.join(missing)}: set REELGUARD_MARKETPLACE_URLS "
+                "(e.g. demomart=http://127.0.0.1:8800) or start `reelguard fixtures serve`"
+            )
+        spider.base_urls = {m: urls[m] for m in spider.marketplaces}
+        return spider
+
+    # -- requests ---------------------------------------------------------------------------
+    def pages(self, marketplace: str) -> MarketplacePages:
+        return get_pages(marketplace)
+
+    def make_request(
+        self,
+        url: str,
+        marketplace: str,
+        callback: Any,
+        meta: dict[str, Any] | None = None,
+        browser: bool = False,
+        dont_filter: bool = False,
+        priority: int = 0,
+    ) -> scrapy.Request:
+        use_browser = self.rg.browser == "always" or (browser and self.rg.browser != "never")
+        full_meta: dict[str, Any] = {
+            "marketplace": marketplace,
+            "download_slot": marketplace,
+            **(meta or {}),
+        }
+        if use_browser:
+            full_meta["playwright"] = True
+            full_meta["playwright_page_methods"] = [BROWSER_WAIT] if browser else []
+            full_meta["fetched_via"] = "browser"
+        else:
+            full_meta.pop("playwright", None)
+            full_meta["fetched_via"] = "http"
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            meta=full_meta,
+            dont_filter=dont_filter,
+            priority=priority,
+        )
+
+    def refetch_in_browser(self, response: Response) -> scrapy.Request | None:
+        """The same request through the browser, or ``None`` when the browser is off."""
+        if self.rg.browser == "never" or response.meta.get("fetched_via") == "browser":
+            return None
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("reelguard/browser/escalated")
+        meta = {
+            k: v
+            for k, v in response.meta.items()
+            if k in ("marketplace", "keyword", "page_index", "seller_id", "card")
+        }
+        return self.make_request(
+            response.request.url if response.request else response.url,
+            response.meta["marketplace"],
+            response.request.callback if response.request else None,
+            meta=meta,
+            browser=True,
+            dont_filter=True,
+        )
+
+    # -- responses --------------------------------------------------------------------------
+    def page_kind(self, response: Response) -> str:
+        kind = response.meta.get("page_kind")
+        if kind is None:
+            kind = self.pages(response.meta["marketplace"]).classify(to_page_input(response))
+        return str(kind)
+
+    async def extract(self, response: Response, page_cls: type) -> Any:
+        page = page_cls(response=to_page_input(response))
+        return await page.to_item()
+
+    def event(self, kind: str, url: str, reason: str, marketplace: str | None) -> None:
+        self.crawler.signals.send_catch_log(
+            rg_signals.crawl_event, kind=kind, url=url, reason=reason, marketplace=marketplace
+        )
+
+    def unexpected_page(self, response: Response, expected: str, kind: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"reelguard/unexpected_page/{kind}")
+        self.event(
+            "unknown_page" if kind == "unknown" else "unexpected_page",
+            response.url,
+            f"expected a {expected} page, got {kind} (HTTP {response.status})",
+            response.meta.get("marketplace"),
+        )
+
+    def with_context(self, item: ListingItem, response: Response, source: str) -> ListingItem:
+        item.marketplace = response.meta["marketplace"]
+        item.source = source
+        item.keyword = response.meta.get("keyword")
+        item.fetched_via = response.meta.get("fetched_via", "http")
+        return item
+
+    def listing_request(
+        self, card: ListingItem, marketplace: str, source: str, keyword: str | None
+    ) -> scrapy.Request:
+        pages = self.pages(marketplace)
+        url = pages.listing_url(self.base_urls[marketplace], card.listing_id)
+        card.marketplace, card.source, card.keyword = marketplace, source, keyword
+        return self.make_request(
+            url,
+            marketplace,
+            self.parse_listing,
+            meta={"card": card, "keyword": keyword, "source": source},
+            priority=10,  # finish listings before opening more result pages
+        )
+
+    async def parse_listing(self, response: Response) -> AsyncIterator[Any]:
+        marketplace = response.meta["marketplace"]
+        pages = self.pages(marketplace)
+        kind = self.page_kind(response)
+        source = response.meta.get("source", "listing")
+        if kind == "item":
+            item: ListingItem = await self.extract(response, pages.listing_page)
+            yield self.with_context(item, response, source)
+        elif kind == "removed":
+            removed: RemovedListing = await self.extract(response, pages.removed_page)
+            card = response.meta.get("card")
+            if removed.listing_id is None and card is not None:
+                removed.listing_id = card.listing_id
+            removed.marketplace = marketplace
+            self.event("removed", response.url, removed.message or "listing removed", marketplace)
+            yield removed
+        else:
+            self.unexpected_page(response, "listing", kind)
+
+    def on_error(self, failure: Failure) -> Any:
+        request = failure.request  # type: ignore[attr-defined]
+        marketplace = request.meta.get("marketplace")
+        assert self.crawler.stats is not None
+        exc = failure.value
+        if isinstance(exc, HttpError):
+            status = exc.response.status
+            reason = f"HTTP {status}"
+            if status == 404 and request.meta.get("card") is not None:
+                # A listing page that no longer exists is a removal, not a crawl error.
+                card: ListingItem = request.meta["card"]
+                self.event("removed", request.url, "HTTP 404", marketplace)
+                return [RemovedListing(card.listing_id, request.url, "HTTP 404", marketplace)]
+        elif isinstance(exc, IgnoreRequest):
+            # Refusals and block give-ups were recorded where they happened.
+            self.crawler.stats.inc_value("reelguard/ignored")
+            return None
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        self.crawler.stats.inc_value("reelguard/errors")
+        self.crawler.stats.inc_value(f"reelguard/errors/{marketplace}")
+        self.event("error", request.url, reason, marketplace)
+        logger.warning("failed %s: %s", request.url, reason)
+        return None
