@@ -476,6 +476,18 @@ def db_upgrade(db: DbOption = None) -> None:
     guarded(run)
 
 
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (kept out of this file's imports)."""
+    try:
+        from crawler.matching.cli import match as match_command
+    except ImportError:  # the matching engine is not installed in this checkout
+        return
+    app.command("match")(match_command)
+
+
+_register_optional_commands()
+
+
 def main() -> None:
     app()
 
