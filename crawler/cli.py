@@ -87,6 +87,18 @@ def _log_settings(verbose: bool) -> dict[str, Any]:
     return {"LOG_FILE": str(LOG_DIR / "crawl.log"), "LOG_LEVEL": "INFO", "LOG_FILE_APPEND": True}
 
 
+def _parse_sets(values: list[str] | None) -> dict[str, str]:
+    """``--set NAME=VALUE`` options as Scrapy/``REELGUARD_*`` setting overrides."""
+    out: dict[str, str] = {}
+    for value in values or []:
+        name, sep, setting = value.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"--set {value!r}: expected NAME=VALUE")
+        out[name] = setting.strip()
+    return out
+
+
 def _parse_urls(values: list[str] | None) -> dict[str, str]:
     from crawler.config import parse_marketplace_urls
 
@@ -120,6 +132,14 @@ def _print_summary(result: Any, title: str) -> None:
     )
 
 
+def _judge_exit(result: Any) -> None:
+    """Exit non-zero for a run that did not finish: 130 when interrupted, else 6."""
+    if result.status == "interrupted":
+        _fail(result.reason, 130)
+    if not result.ok:
+        raise CrawlFailed(result.reason)
+
+
 @app.callback(invoke_without_command=True)
 def main_callback(
     version: Annotated[bool, typer.Option("--version", help="Show the version.")] = False,
@@ -136,14 +156,17 @@ def demo(
     port: Annotated[int, typer.Option(help="First port of the demo sites (0: ephemeral)")] = 0,
     rate_limit: Annotated[
         float, typer.Option(help="Requests/s per client before a demo site blocks (0: off)")
-    ] = 25.0,
+    ] = 40.0,
     storefronts: Annotated[bool, typer.Option(help="Crawl the storefronts found")] = True,
     limit: Annotated[int | None, typer.Option(help="Search only the first N titles")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log to the terminal")] = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="NAME=VALUE: a Scrapy or REELGUARD_* setting (repeatable)")] = None,
 ) -> None:
     """Serve the demo marketplaces, import the sample catalogue and run one monitoring pass."""
 
     def run() -> None:
+        extra = _parse_sets(set_)
         from crawler.catalog.store import import_authorized, import_catalog
         from crawler.demo.server import DemoServerProcess, SiteOptions
         from crawler.extensions.progress import shared_progress
@@ -170,13 +193,13 @@ def demo(
                 keyword_limit=limit,
                 overrides={
                     "REELGUARD_ALLOWED_PRIVATE_HOSTS": ["127.0.0.1", "localhost"],
+                    **extra,
                     **_log_settings(verbose),
                 },
                 job="demo",
             )
         _print_summary(result, "Demo monitoring pass")
-        if not result.ok:
-            raise CrawlFailed(result.reason)
+        _judge_exit(result)
 
     guarded(run)
 
@@ -246,7 +269,8 @@ def catalog_import(
 
 # -- crawl ----------------------------------------------------------------------------------
 def _crawl(spider: str, marketplace: str, urls: list[str] | None, demo_sites: bool,
-           db: str | None, spider_args: dict[str, Any], verbose: bool) -> None:
+           db: str | None, spider_args: dict[str, Any], verbose: bool,
+           sets: list[str] | None = None) -> None:
     def run() -> None:
         from crawler.demo.server import DemoServerProcess
         from crawler.extensions.progress import shared_progress
@@ -254,7 +278,7 @@ def _crawl(spider: str, marketplace: str, urls: list[str] | None, demo_sites: bo
 
         with ExitStack() as stack:
             base_urls = _parse_urls(urls)
-            overrides: dict[str, Any] = {**_log_settings(verbose)}
+            overrides: dict[str, Any] = {**_parse_sets(sets), **_log_settings(verbose)}
             if demo_sites:
                 server = stack.enter_context(DemoServerProcess())
                 base_urls = {**server.urls, **base_urls}
@@ -271,8 +295,7 @@ def _crawl(spider: str, marketplace: str, urls: list[str] | None, demo_sites: bo
                 spider_args={"marketplace": marketplace, **spider_args}, overrides=overrides,
             )
         _print_summary(result, f"crawl {spider}")
-        if not result.ok:
-            raise CrawlFailed(result.reason)
+        _judge_exit(result)
 
     guarded(run)
 
@@ -281,6 +304,8 @@ MarketOpt = Annotated[str, typer.Option("--marketplace", "-m", help="Marketplace
 UrlOpt = Annotated[list[str] | None, typer.Option("--url", help="NAME=BASE_URL of a marketplace (repeatable)")]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="Start the bundled demo marketplaces for this crawl")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log to the terminal")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="NAME=VALUE: a Scrapy or REELGUARD_* setting for this crawl (repeatable)")]
 
 
 @crawl_app.command("search")
@@ -290,6 +315,7 @@ def crawl_search(
     strategy: Annotated[str, typer.Option(help="Catalogue keywords: primary or all")] = "primary",
     limit: Annotated[int | None, typer.Option(help="Only the first N catalogue keywords")] = None,
     url: UrlOpt = None, demo_sites: DemoOpt = False, db: DbOption = None, verbose: VerboseOpt = False,
+    set_: SetOpt = None,
 ) -> None:
     """Search marketplaces for catalogue titles or given keywords."""
     args: dict[str, Any] = {"strategy": strategy}
@@ -297,7 +323,7 @@ def crawl_search(
         args["keywords"] = keywords
     if limit:
         args["limit"] = str(limit)
-    _crawl("search", marketplace, url, demo_sites, db, args, verbose)
+    _crawl("search", marketplace, url, demo_sites, db, args, verbose, set_)
 
 
 @crawl_app.command("storefront")
@@ -305,9 +331,11 @@ def crawl_storefront(
     seller: Annotated[str, typer.Option(help="Seller id(s), comma-separated")],
     marketplace: MarketOpt = "all",
     url: UrlOpt = None, demo_sites: DemoOpt = False, db: DbOption = None, verbose: VerboseOpt = False,
+    set_: SetOpt = None,
 ) -> None:
     """Crawl whole storefronts of sellers."""
-    _crawl("storefront", marketplace, url, demo_sites, db, {"seller": seller}, verbose)
+    _crawl("storefront", marketplace, url, demo_sites, db, {"seller": seller}, verbose,
+           set_)
 
 
 @crawl_app.command("listing")
@@ -316,12 +344,13 @@ def crawl_listing(
     due_hours: Annotated[float, typer.Option(help="Re-check listings not seen for N hours")] = 0.0,
     marketplace: MarketOpt = "all",
     url: UrlOpt = None, demo_sites: DemoOpt = False, db: DbOption = None, verbose: VerboseOpt = False,
+    set_: SetOpt = None,
 ) -> None:
     """(Re-)check listing pages: given URLs, or the stored listings that are due."""
     args: dict[str, Any] = {"due_hours": str(due_hours)}
     if urls:
         args["urls"] = urls
-    _crawl("listing", marketplace, url, demo_sites, db, args, verbose)
+    _crawl("listing", marketplace, url, demo_sites, db, args, verbose, set_)
 
 
 # -- monitor --------------------------------------------------------------------------------
@@ -370,8 +399,7 @@ def monitor_run(config: ConfigOpt = DEMO_CONFIG, db: DbOption = None,
                 job=f"monitor:{cfg.name}",
             )
         _print_summary(result, f"Monitoring pass {cfg.name}")
-        if not result.ok:
-            raise CrawlFailed(result.reason)
+        _judge_exit(result)
 
     guarded(run)
 
@@ -476,16 +504,16 @@ def db_upgrade(db: DbOption = None) -> None:
     guarded(run)
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (kept out of this file's imports)."""
-    try:
-        from crawler.matching.cli import match as match_command
-    except ImportError:  # the matching engine is not installed in this checkout
-        return
+def _register_module_commands() -> None:
+    """Commands whose code lives beside what they drive (imported lazily by Typer's call)."""
+    from crawler.matching.cli import match as match_command
+    from crawler.pages.cli_parse import parse as parse_command
+
     app.command("match")(match_command)
+    app.command("parse")(parse_command)
 
 
-_register_optional_commands()
+_register_module_commands()
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from croniter import croniter
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.exceptions import ConfigError
 
@@ -60,6 +61,44 @@ def check_base_url(name: str, url: str) -> None:
         raise ConfigError(f"marketplace {name}: base URL {url!r} must be an http(s) URL")
 
 
+class _EnvFirst:
+    """Read a ``REELGUARD_*`` setting: an explicit setting (command line, ``-s``, a job's
+    ``settings``) beats the environment variable of the same name, which beats the project
+    default in ``crawler/settings.py``. A malformed value is a ``ConfigError``, not a crash."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def _explicit(self, name: str) -> bool:
+        getpriority = getattr(self.settings, "getpriority", None)
+        if getpriority is None:
+            return True
+        priority = getpriority(name)
+        return priority is not None and priority > SETTINGS_PRIORITIES["project"]
+
+    def raw(self, name: str) -> Any:
+        env = os.environ.get(name)
+        if env is not None and env.strip() and not self._explicit(name):
+            return env.strip()
+        return self.settings.get(name)
+
+    def _convert(self, name: str, kind: str) -> Any:
+        value = self.raw(name)
+        try:
+            return getattr(BaseSettings({name: value}), f"get{kind}")(name)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}={value!r}: not a valid {kind}") from None
+
+    def int(self, name: str) -> int:
+        return int(self._convert(name, "int"))
+
+    def float(self, name: str) -> float:
+        return float(self._convert(name, "float"))
+
+    def bool(self, name: str) -> bool:
+        return bool(self._convert(name, "bool"))
+
+
 @dataclass(frozen=True)
 class ReelguardConfig:
     """Reelguard's settings, validated."""
@@ -87,20 +126,21 @@ class ReelguardConfig:
         urls_raw: Any = settings.get("REELGUARD_MARKETPLACE_URLS") or os.environ.get(
             "REELGUARD_MARKETPLACE_URLS"
         )
+        get = _EnvFirst(settings)
         cfg = cls(
             database_url=settings.get("REELGUARD_DATABASE_URL")
             or os.environ.get("REELGUARD_DATABASE_URL"),
             allowed_private_hosts=frozenset(h.lower() for h in hosts),
             marketplace_urls=parse_marketplace_urls(urls_raw),
-            block_retry_times=settings.getint("REELGUARD_BLOCK_RETRY_TIMES"),
-            block_backoff=settings.getfloat("REELGUARD_BLOCK_BACKOFF"),
-            max_blocked=settings.getint("REELGUARD_MAX_BLOCKED"),
-            retry_after_max=settings.getfloat("REELGUARD_RETRY_AFTER_MAX"),
-            follow_listings=settings.getbool("REELGUARD_FOLLOW_LISTINGS"),
-            max_search_pages=settings.getint("REELGUARD_MAX_SEARCH_PAGES"),
-            max_shop_pages=settings.getint("REELGUARD_MAX_SHOP_PAGES"),
-            browser=str(settings.get("REELGUARD_BROWSER") or "auto"),
-            progress=settings.getbool("REELGUARD_PROGRESS"),
+            block_retry_times=get.int("REELGUARD_BLOCK_RETRY_TIMES"),
+            block_backoff=get.float("REELGUARD_BLOCK_BACKOFF"),
+            max_blocked=get.int("REELGUARD_MAX_BLOCKED"),
+            retry_after_max=get.float("REELGUARD_RETRY_AFTER_MAX"),
+            follow_listings=get.bool("REELGUARD_FOLLOW_LISTINGS"),
+            max_search_pages=get.int("REELGUARD_MAX_SEARCH_PAGES"),
+            max_shop_pages=get.int("REELGUARD_MAX_SHOP_PAGES"),
+            browser=str(get.raw("REELGUARD_BROWSER") or "auto").strip().lower(),
+            progress=get.bool("REELGUARD_PROGRESS"),
         )
         cfg.validate()
         return cfg

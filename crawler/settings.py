@@ -26,6 +26,10 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+# Items and requests of one response processed at once. Scrapy's default (100) starts 100
+# asyncio tasks for every response, about a fifth of the CPU of a listing page (bench/crawl.py);
+# the pipelines are synchronous, so more than a few buys nothing.
+CONCURRENT_ITEMS = 16
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]

@@ -13,8 +13,11 @@ Settings: ``REELGUARD_MARKETPLACE_URLS``, ``REELGUARD_BROWSER``, ``REELGUARD_FOL
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -38,6 +41,9 @@ if TYPE_CHECKING:
     from crawler.pages.base import MarketplacePages
 
 logger = logging.getLogger(__name__)
+
+_REDIRECT_META = ("redirect_urls", "redirect_times", "redirect_ttl", "redirect_reasons",
+                  "page_kind")
 
 # Wait, in the browser, until a page's scripts have put their results into the DOM (or said
 # there are none): any element marked data-rendered, or 2 s.
@@ -134,9 +140,19 @@ class MarketplaceSpider(scrapy.Spider):
 
     def refetch_in_browser(self, response: Response) -> scrapy.Request | None:
         """The same request through the browser, or ``None`` when the browser is off."""
-        if self.rg.browser == "never" or response.meta.get("fetched_via") == "browser":
+        if response.meta.get("fetched_via") == "browser":
             return None
         assert self.crawler.stats is not None
+        if self.rg.browser == "never":
+            # Not an error, but the run must say that it could not see this page's results.
+            self.crawler.stats.inc_value("reelguard/browser/needed_but_off")
+            self.event(
+                "needs_browser",
+                response.url,
+                "the page renders its results only with JavaScript and REELGUARD_BROWSER=never",
+                response.meta.get("marketplace"),
+            )
+            return None
         self.crawler.stats.inc_value("reelguard/browser/escalated")
         meta = {
             k: v
@@ -209,14 +225,62 @@ class MarketplaceSpider(scrapy.Spider):
             yield self.with_context(item, response, source)
         elif kind == "removed":
             removed: RemovedListing = await self.extract(response, pages.removed_page)
-            card = response.meta.get("card")
-            if removed.listing_id is None and card is not None:
-                removed.listing_id = card.listing_id
+            if removed.listing_id is None:
+                removed.listing_id = self._listing_id_of(response.request or response)
             removed.marketplace = marketplace
             self.event("removed", response.url, removed.message or "listing removed", marketplace)
             yield removed
         else:
             self.unexpected_page(response, "listing", kind)
+
+    def listing_id_from_url(self, marketplace: str, url: str) -> str | None:
+        """The listing id in ``url`` when it is one of ``marketplace``'s listing URLs."""
+        marker = "RGLISTINGID0"
+        template = self.pages(marketplace).listing_url(self.base_urls[marketplace], marker)
+        prefix, _, _ = template.partition(marker)
+        if not url.startswith(prefix):
+            return None
+        found = re.match(r"[^&?#/]+", url[len(prefix):])
+        return unquote(found.group(0)) if found else None
+
+    def _listing_id_of(self, request: Any) -> str | None:
+        """Which listing a listing-page request was for: its card, its meta, or its URL."""
+        meta = request.meta
+        if meta.get("card") is not None:
+            return str(meta["card"].listing_id)
+        if meta.get("listing_id"):
+            return str(meta["listing_id"])
+        if meta.get("source") == "listing" and meta.get("marketplace") in self.base_urls:
+            urls = [*(meta.get("redirect_urls") or []), request.url]
+            return self.listing_id_from_url(meta["marketplace"], str(urls[0]))
+        return None
+
+    def _redirected_to_wall(self, request: scrapy.Request, original: str,
+                            marketplace: str | None) -> Any:
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("reelguard/blocked")
+        stats.inc_value(f"reelguard/blocked/{marketplace}")
+        stats.inc_value("reelguard/blocked/reason/login_redirect")
+        self.event(
+            "blocked", original,
+            f"redirected to {request.url}, which robots.txt forbids (login wall)", marketplace,
+        )
+        tries = int(request.meta.get("block_retries", 0))
+        if tries >= self.rg.block_retry_times:
+            stats.inc_value("reelguard/blocked/gave_up")
+            logger.warning("gave up %s: still redirected to a login wall", original)
+            return None
+        meta = {k: v for k, v in request.meta.items() if k not in _REDIRECT_META}
+        meta["block_retries"] = tries + 1
+        retry = request.replace(url=original, meta=meta, dont_filter=True)
+        pause = min(60.0, self.rg.block_backoff * 2**tries)
+
+        async def later() -> AsyncIterator[scrapy.Request]:
+            await asyncio.sleep(pause)
+            yield retry
+
+        return later()
 
     def on_error(self, failure: Failure) -> Any:
         request = failure.request  # type: ignore[attr-defined]
@@ -226,12 +290,17 @@ class MarketplaceSpider(scrapy.Spider):
         if isinstance(exc, HttpError):
             status = exc.response.status
             reason = f"HTTP {status}"
-            if status == 404 and request.meta.get("card") is not None:
+            listing_id = self._listing_id_of(request)
+            if status == 404 and listing_id is not None:
                 # A listing page that no longer exists is a removal, not a crawl error.
-                card: ListingItem = request.meta["card"]
                 self.event("removed", request.url, "HTTP 404", marketplace)
-                return [RemovedListing(card.listing_id, request.url, "HTTP 404", marketplace)]
+                return [RemovedListing(listing_id, request.url, "HTTP 404", marketplace)]
         elif isinstance(exc, IgnoreRequest):
+            redirects = request.meta.get("redirect_urls")
+            if redirects and "robots.txt" in str(exc):
+                # Redirected to a page robots.txt forbids (demomart's login wall): the block
+                # detector never saw it, so the block is recorded and retried here.
+                return self._redirected_to_wall(request, str(redirects[0]), marketplace)
             # Refusals and block give-ups were recorded where they happened.
             self.crawler.stats.inc_value("reelguard/ignored")
             return None

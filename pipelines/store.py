@@ -34,6 +34,8 @@ class StorePipeline:
         self.db = database_from_settings(crawler.settings)
         self.retry_times = crawler.settings.getint("REELGUARD_DB_RETRY_TIMES", 5)
         self.base_urls: dict[str, str] = {}
+        # Marketplace row ids, once a transaction that ensured the row has committed.
+        self._market_ids: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -49,7 +51,8 @@ class StorePipeline:
         for attempt in range(self.retry_times + 1):
             try:
                 with session_scope(self.db.sessions) as session:
-                    self._write(session, item)
+                    marketplace, market_id = self._write(session, item)
+                self._market_ids.setdefault(marketplace, market_id)
                 break
             except OperationalError as exc:
                 if attempt >= self.retry_times:
@@ -61,19 +64,24 @@ class StorePipeline:
     def _run_id(self) -> int | None:
         return getattr(self.crawler.spider, "run_id", None)
 
-    def _write(self, session: Any, item: Any) -> None:
+    def _write(self, session: Any, item: Any) -> tuple[str, int]:
+        """Write ``item`` in ``session``; return its marketplace and the marketplace's row id."""
         now = dt.datetime.now(dt.UTC)
         stats = self.crawler.stats
         marketplace = item.marketplace or "unknown"
-        market_id = repo.ensure_marketplace(session, marketplace, self.base_urls.get(marketplace))
+        market_id = self._market_ids.get(marketplace)
+        if market_id is None:
+            market_id = repo.ensure_marketplace(
+                session, marketplace, self.base_urls.get(marketplace)
+            )
         run_id = self._run_id()
         if isinstance(item, SellerItem):
             repo.upsert_seller(session, market_id, item, run_id, now, full_profile=True)
             stats.inc_value("reelguard/store/sellers")
-            return
+            return marketplace, market_id
         if isinstance(item, RemovedListing):
             if item.listing_id is None:
-                return
+                return marketplace, market_id
             row = session.execute(
                 select(Listing.id).where(
                     Listing.marketplace_id == market_id, Listing.listing_key == item.listing_id
@@ -86,7 +94,7 @@ class StorePipeline:
                     .values(status="removed", removed_at=now, last_seen=now)
                 )
                 stats.inc_value("reelguard/store/removed")
-            return
+            return marketplace, market_id
         seller_db_id = None
         if item.seller_id:
             seller = SellerItem(
@@ -101,3 +109,4 @@ class StorePipeline:
             repo.record_observation(session, listing_id, run_id, item, now)
         stats.inc_value("reelguard/store/listings_created" if created else
                         "reelguard/store/listings_updated")
+        return marketplace, market_id

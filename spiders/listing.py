@@ -23,6 +23,15 @@ class ListingSpider(MarketplaceSpider):
         self.urls = split_arg(urls)
         self.due_hours = float(due_hours)
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ListingSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        assert isinstance(spider, ListingSpider)
+        # Refuse foreign URLs (file://, other hosts) now, as one clear error, not in start().
+        for url in spider.urls:
+            spider.marketplace_of(url)
+        return spider
+
     def marketplace_of(self, url: str) -> str:
         for marketplace, base in self.base_urls.items():
             if url.startswith(base + "/") or url == base:
@@ -30,12 +39,18 @@ class ListingSpider(MarketplaceSpider):
         raise ConfigError(f"{url}: not on any configured marketplace ({', '.join(self.base_urls)})")
 
     async def start(self):  # type: ignore[override]
+        targets: list[tuple[str, str, str | None]]
         if self.urls:
-            targets = [(self.marketplace_of(u), u) for u in self.urls]
+            targets = []
+            for u in self.urls:
+                marketplace = self.marketplace_of(u)
+                targets.append((marketplace, u, self.listing_id_from_url(marketplace, u)))
         else:
             targets = [
-                (m, self.pages(m).listing_url(self.base_urls[m], listing_id))
+                (m, self.pages(m).listing_url(self.base_urls[m], listing_id), listing_id)
                 for m, listing_id in listings_due(self.settings, self.marketplaces, self.due_hours)
             ]
-        for marketplace, url in targets:
-            yield self.make_request(url, marketplace, self.parse_listing, meta={"source": "listing"})
+        for marketplace, url, listing_id in targets:
+            # The listing id lets a 404 mark the stored listing removed.
+            yield self.make_request(url, marketplace, self.parse_listing,
+                                    meta={"source": "listing", "listing_id": listing_id})

@@ -7,19 +7,49 @@ request with ``meta["playwright"]``; a page that failed, crashed or was closed i
 replaced. Requests that ask for their page (``playwright_include_page``) bypass the pool. Plain
 HTTP requests go to Scrapy's HTTP/1.1 handler as before.
 
-Settings: ``PLAYWRIGHT_*`` (scrapy-playwright's), ``REELGUARD_BROWSER_ABORT_RESOURCES``.
+A reused page costs fewer trips to Playwright's driver than scrapy-playwright's per-request
+path (bench/crawl.py measures it): each page is routed once for its life and its route
+handler dispatches to the request it is fetching; browser contexts send Scrapy's
+``USER_AGENT`` themselves, so sub-resources (stylesheets, scripts) are continued as they are
+instead of having their headers read back and rewritten; response headers are read only when
+needed; TLS details are asked for only over https. Playwright itself (its node driver) starts
+with the first browser request, not with every crawl.
+
+Settings: ``PLAYWRIGHT_*`` (scrapy-playwright's), ``USER_AGENT``,
+``REELGUARD_BROWSER_ABORT_RESOURCES``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
-from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Response as PlaywrightResponse
+from scrapy.http.headers import Headers
+from scrapy.responsetypes import responsetypes
+from scrapy_playwright._utils import (
+    _attach_page_event_handlers,
+    _encode_body,
+    _get_page_content,
+    _is_safe_close_error,
+    _maybe_await,
+    _maybe_execute_page_init_callback,
+    _set_redirect_meta,
+)
+from scrapy_playwright.handler import Download, ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.headers import use_scrapy_headers
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from collections.abc import Callable
+
+    from playwright.async_api import Download as PlaywrightDownload
+    from playwright.async_api import Page, Route
     from playwright.async_api import Request as PlaywrightRequest
     from scrapy import Request, Spider
     from scrapy.http import Response
@@ -42,10 +72,44 @@ class _Pool:
         self.changed = asyncio.Condition()
 
 
+@dataclass
+class _Job:
+    """The Scrapy request a pooled page is fetching, as its route handler needs it."""
+
+    handler: Callable[[Route, PlaywrightRequest], Any]  # scrapy-playwright's, for this request
+    plain_subresources: bool  # sub-resources need no header rewriting: continue them as they are
+
+
 class PagePoolPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
         self._pools: dict[str, _Pool] = {}
+        self._jobs: dict[Page, _Job] = {}
+        self._context_user_agents: dict[str, bytes | None] = {}
+        self._launched = False
+        self._launch_lock = asyncio.Lock()
+
+    # -- Playwright starts with the first browser request -----------------------------------
+    # scrapy-playwright starts Playwright's driver (a node process) when the engine starts,
+    # and the engine waits for it: every crawl paid for it, including the many that never
+    # open a browser page. It is started on demand instead.
+    async def _maybe_launch_in_thread(self) -> None:
+        return None
+
+    def _engine_started(self) -> Any:  # Scrapy < 2.14 connects this one instead
+        return None
+
+    async def _ensure_launched(self) -> None:
+        if self._launched:
+            return
+        async with self._launch_lock:
+            if not self._launched:
+                await self._launch()
+                self._launched = True
+
+    async def _download_request(self, request: Request, spider: Spider | None = None) -> Response:
+        await self._ensure_launched()
+        return await super()._download_request(request, spider)
 
     async def _acquire(self, request: Request, spider: Spider) -> Page:
         name = request.meta.setdefault("playwright_context", "default")
@@ -63,11 +127,59 @@ class PagePoolPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                 await pool.changed.wait()
         try:
             page = await self._create_page(request=request, spider=spider)
+            # One route for the page's whole life, dispatching to the request it is fetching:
+            # scrapy-playwright unroutes and re-routes on every request (two driver round trips).
+            await page.route("**", lambda route, pw_request: self._route(page, route, pw_request))
         except BaseException:
             await self._forget(pool)
             raise
         self.stats.inc_value("reelguard/browser/pages_created")
         return page
+
+    async def _route(self, page: Page, route: Route, pw_request: PlaywrightRequest) -> None:
+        job = self._jobs.get(page)
+        try:
+            if job is None:  # a late request of a page between two Scrapy requests
+                await route.continue_()
+                return
+            if (
+                job.plain_subresources
+                and not pw_request.is_navigation_request()
+                and not (self.abort_request and await _maybe_await(self.abort_request(pw_request)))
+            ):
+                # use_scrapy_headers would only set the User-Agent the context already sends;
+                # skipping it saves reading the request's headers back from the driver.
+                await route.continue_()
+                return
+        except PlaywrightError as exc:
+            if not _is_safe_close_error(exc):
+                raise
+            return
+        await job.handler(route, pw_request)
+
+    def _plain_subresources(self, request: Request) -> bool:
+        if self.process_request_headers is not use_scrapy_headers:
+            return False
+        name = request.meta.get("playwright_context", "default")
+        wrapper = self.context_wrappers.get(name)
+        if wrapper is None:
+            return False
+        context_ua = self._context_user_agents.get(name)
+        return context_ua is not None and request.headers.get("User-Agent") == context_ua
+
+    async def _create_browser_context(
+        self, name: str, context_kwargs: dict | None, spider: Spider | None = None
+    ) -> Any:
+        # The context sends Scrapy's User-Agent itself (headers and navigator.userAgent agree),
+        # so sub-resource requests need not be rewritten one by one.
+        kwargs = dict(context_kwargs or {})
+        user_agent = self._crawler.settings.get("USER_AGENT")
+        if user_agent and "user_agent" not in kwargs:
+            kwargs["user_agent"] = user_agent
+        wrapper = await super()._create_browser_context(name, kwargs, spider)
+        ua = kwargs.get("user_agent")
+        self._context_user_agents[name] = ua.encode() if isinstance(ua, str) else None
+        return wrapper
 
     async def _forget(self, pool: _Pool) -> None:
         async with pool.changed:
@@ -93,18 +205,191 @@ class PagePoolPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         if request.meta.get("playwright_include_page") or request.meta.get("playwright_page"):
             return await super()._download_request_with_retry(request=request, spider=spider)
         page = await self._acquire(request, spider)
+        context_name = request.meta.setdefault("playwright_context", "default")
         request.meta["playwright_page"] = page
-        request.meta["playwright_include_page"] = True
+        request.meta["playwright_include_page"] = True  # scrapy-playwright must not close it
+        handlers = request.meta.get("playwright_page_event_handlers") or {}
+        self._jobs[page] = _Job(
+            handler=self._make_request_handler(
+                context_name=context_name,
+                method=request.method,
+                url=request.url,
+                headers=request.headers,
+                body=request.body,
+                encoding=request.encoding,
+                spider=spider,
+                initial_request_done=asyncio.Event(),
+            ),
+            plain_subresources=self._plain_subresources(request),
+        )
         ok = False
         try:
-            response = await super()._download_request_with_retry(request=request, spider=spider)
+            _attach_page_event_handlers(
+                page=page, request=request, spider=spider, context_name=context_name
+            )
+            await _maybe_execute_page_init_callback(
+                page=page, request=request, context_name=context_name, spider=spider
+            )
+            response = await self._download_with_pooled_page(request, page, spider)
             ok = True
             self.stats.inc_value("reelguard/browser/pages_served")
             return response
         finally:
+            self._jobs.pop(page, None)
+            # A reused page must not keep calling this request's event handlers.
+            for event, handler in handlers.items():
+                callback = getattr(spider, handler, None) if isinstance(handler, str) else handler
+                if callback is not None:
+                    try:
+                        page.remove_listener(event, callback)
+                    except (KeyError, ValueError):
+                        pass
             request.meta.pop("playwright_page", None)
             request.meta.pop("playwright_include_page", None)
             await self._release(request, page, reusable=ok)
+
+    async def _download_with_pooled_page(
+        self, request: Request, page: Page, spider: Spider
+    ) -> Response:
+        """scrapy-playwright's ``_download_request_with_page`` for a pooled page, with fewer
+        driver round trips: TLS details are asked for only over https (plain http has none),
+        and the response headers are read while the page methods run and the content is taken.
+        The page is never closed here.
+        """
+        request.meta["playwright_page"] = page
+        start_time = time.time()
+        response, download = await self._get_response_and_download(request, page, spider)
+        headers_task: asyncio.Task[dict[str, str]] | None = None
+        if isinstance(response, PlaywrightResponse):
+            await _set_redirect_meta(request=request, response=response)
+            headers_task = asyncio.ensure_future(response.all_headers())
+        elif not download:
+            logger.warning(
+                "Navigating to %s returned None, the response"
+                " will have empty headers and status 200",
+                request,
+            )
+        try:
+            await self._apply_page_methods(page, request, spider)
+            body_str = await _get_page_content(
+                page=page,
+                spider=spider,
+                context_name=request.meta.get("playwright_context", "default"),
+                scrapy_request_url=request.url,
+                scrapy_request_method=request.method,
+            )
+        except BaseException:
+            if headers_task is not None:
+                headers_task.cancel()
+                with suppress(BaseException):
+                    await headers_task
+            raise
+        headers = Headers(await headers_task) if headers_task is not None else Headers()
+        headers.pop("Content-Encoding", None)
+        request.meta["download_latency"] = time.time() - start_time
+
+        server_ip_address = None
+        if response is not None:
+            with suppress(PlaywrightError, KeyError, TypeError, ValueError):
+                if response.url.startswith("https:"):
+                    request.meta["playwright_security_details"] = await response.security_details()
+                else:
+                    request.meta["playwright_security_details"] = None
+                server_addr = await response.server_addr()
+                server_ip_address = ip_address(server_addr["ipAddress"])  # type: ignore[index]
+
+        if download and download.exception:
+            raise download.exception
+        if download:
+            request.meta["playwright_suggested_filename"] = download.suggested_filename
+            respcls = responsetypes.from_args(url=download.url, body=download.body)
+            download_headers = Headers(download.headers)
+            download_headers.pop("Content-Encoding", None)
+            return respcls(
+                url=download.url,
+                status=download.response_status,
+                headers=download_headers,
+                body=download.body,
+                request=request,
+                flags=["playwright"],
+            )
+        body, encoding = _encode_body(headers=headers, text=body_str)
+        respcls = responsetypes.from_args(headers=headers, url=page.url, body=body)
+        return respcls(  # type: ignore[call-arg]
+            url=page.url,
+            status=response.status if response is not None else 200,
+            headers=headers,
+            body=body,
+            request=request,
+            flags=["playwright"],
+            encoding=encoding,
+            ip_address=server_ip_address,
+        )
+
+    async def _get_response_and_download(
+        self, request: Request, page: Page, spider: Spider
+    ) -> tuple[PlaywrightResponse | None, Download | None]:
+        """scrapy-playwright's, except that a response's headers are read from the driver only
+        when a download needs them, not for every response of every page (a round trip each).
+        """
+        response: PlaywrightResponse | None = None
+        download = Download()
+        download_started = asyncio.Event()
+        download_ready = asyncio.Event()
+        last_response: list[PlaywrightResponse] = []
+
+        async def _handle_download(dwnld: PlaywrightDownload) -> None:
+            download_started.set()
+            self.stats.inc_value("playwright/download_count")
+            try:
+                if failure := await dwnld.failure():
+                    raise RuntimeError(f"Failed to download {dwnld.url}: {failure}")
+                download.body = (await dwnld.path()).read_bytes()
+                download.url = dwnld.url
+                download.suggested_filename = dwnld.suggested_filename
+            except Exception as ex:  # noqa: BLE001 - kept, and raised with the response
+                download.exception = ex
+            finally:
+                download_ready.set()
+
+        def _handle_response(pw_response: PlaywrightResponse) -> None:
+            download.response_status = pw_response.status
+            last_response[:] = [pw_response]
+            download_started.set()
+
+        page_goto_kwargs = dict(request.meta.get("playwright_page_goto_kwargs") or {})
+        page_goto_kwargs.pop("url", None)
+        page.on("download", _handle_download)
+        page.on("response", _handle_response)
+        try:
+            response = await page.goto(url=request.url, **page_goto_kwargs)
+        except PlaywrightError as err:
+            if not (
+                "Download is starting" in err.message
+                or self.config.browser_type_name == "chromium"
+                and "net::ERR_ABORTED" in err.message
+            ):
+                raise
+            try:
+                await asyncio.wait_for(
+                    download_started.wait(), timeout=self.config.download_timeout_secs
+                )
+            except TimeoutError as exc:
+                raise err from exc
+            if download.response_status == 204:
+                raise
+            if last_response:
+                download.headers = await last_response[0].all_headers()
+            try:
+                await asyncio.wait_for(
+                    download_ready.wait(), timeout=self.config.download_timeout_secs
+                )
+            except TimeoutError as exc:
+                raise err from exc
+        finally:
+            page.remove_listener("download", _handle_download)
+            page.remove_listener("response", _handle_response)
+        return response, download if download else None
 
     async def _close(self) -> None:
         for pool in self._pools.values():

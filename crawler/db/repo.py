@@ -12,6 +12,12 @@ cannot both insert the same key (no IntegrityError on a race). Fields missing fr
 sighting (``None``) never erase stored values (``COALESCE`` semantics); see ``upsert_seller``
 and ``upsert_listing`` for the exceptions.
 
+Speed: the upserts a crawl runs for every listing are statements built once per dialect with
+bind parameters (``_marketplace_upsert``, ``_seller_upsert``, ``_listing_insert``,
+``_listing_update``, ``_observation_upsert``); on SQLite they run on the DBAPI cursor of the
+session's transaction (``_scalar``). Same SQL, same values, same transaction as
+``session.execute``; a fraction of its cost.
+
 No settings affect this module; the database comes from the session's bind.
 """
 
@@ -19,7 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -30,6 +38,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Table,
+    bindparam,
     case,
     delete,
     event,
@@ -42,7 +51,9 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crawler.db.models import (
@@ -88,6 +99,111 @@ def _insert(session: Session, model: type[Any]) -> Any:
     raise NotImplementedError(f"upserts are implemented for SQLite and PostgreSQL, not {dialect}")
 
 
+def _dialect(session: Session) -> str:
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(
+            f"upserts are implemented for SQLite and PostgreSQL, not {dialect}"
+        )
+    return dialect
+
+
+def _table_insert(dialect: str, model: type[Any]) -> Any:
+    """A Core INSERT (with ``on_conflict_do_*``) on ``model``'s table for ``dialect``."""
+    target = cast(Table, model.__table__)
+    return postgresql.insert(target) if dialect == "postgresql" else sqlite.insert(target)
+
+
+def _binds(model: type[Any], names: Iterable[str]) -> dict[str, Any]:
+    """``{column: :p_column}``: one typed bind parameter per column (an UPDATE reserves the
+    column names themselves)."""
+    cols = cast(Table, model.__table__).c
+    return {n: bindparam(f"p_{n}", type_=cols[n].type) for n in names}
+
+
+def _params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters for a statement built with ``_binds``."""
+    return {f"p_{k}": v for k, v in values.items()}
+
+
+class _Prepared:
+    """A template statement compiled once for a dialect: its SQL text, and for each positional
+    parameter the bind name and SQLAlchemy's bind processor (type conversion) for it."""
+
+    __slots__ = ("binds", "fixed", "sql")
+
+    def __init__(self, stmt: Any, dialect: Dialect) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        processors = compiled._bind_processors
+        self.sql = compiled.string
+        self.binds = [(name, processors.get(name)) for name in compiled.positiontup or ()]
+        # Values written into the statement itself (e.g. ``removed_at=None``).
+        self.fixed = {
+            name: bind.effective_value
+            for name, bind in compiled.binds.items()
+            if not name.startswith("p_")
+        }
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        fixed = self.fixed
+        return [
+            value if proc is None or value is None else proc(value)
+            for name, proc in self.binds
+            for value in (params[name] if name in params else fixed[name],)
+        ]
+
+
+_prepared: weakref.WeakKeyDictionary[Dialect, dict[int, _Prepared]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _scalar(session: Session, stmt: Any, params: dict[str, Any]) -> Any:
+    """Execute a template statement in the session's transaction; its first value or None.
+
+    On SQLite the statement goes straight to the DBAPI cursor: it is compiled once, bound with
+    SQLAlchemy's own type processors and run in the transaction the session began, so the SQL
+    and the values are the ones ``session.execute`` would send, for a fifth of the time (this
+    runs three times per stored listing). Driver errors are wrapped as SQLAlchemy's (e.g.
+    ``OperationalError`` with ``.orig``), as ``session.execute`` does. Statements here are not
+    echoed and fire no cursor events. Other backends use ``session.execute``.
+    """
+    conn = session.connection()
+    dialect = conn.dialect
+    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+        return session.execute(stmt, params).scalar()
+    per_dialect = _prepared.setdefault(dialect, {})
+    prepared = per_dialect.get(id(stmt))
+    if prepared is None:
+        prepared = per_dialect[id(stmt)] = _Prepared(stmt, dialect)
+    args = prepared.args(params)
+    dbapi_error = dialect.loaded_dbapi.Error
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(prepared.sql, args)
+        row = cursor.fetchone()
+    except dbapi_error as err:
+        raise sa_exc.DBAPIError.instance(
+            prepared.sql, args, err, dbapi_error, dialect=dialect
+        ) from err
+    finally:
+        cursor.close()
+    return None if row is None else row[0]
+
+
+def _scalar_one(session: Session, stmt: Any, params: dict[str, Any]) -> Any:
+    value = _scalar(session, stmt, params)
+    if value is None:
+        raise sa_exc.NoResultFound("No row was found when one was required")
+    return value
+
+
+# The hot upserts (one of each per stored listing) are built once per dialect and variant as
+# statements with bind parameters: building and cache-keying a fresh statement per row cost
+# more than the database work. Each statement does what the per-row one it replaced did; a
+# value that is None binds NULL, so ``COALESCE(:value, column)`` keeps the stored value.
+
+
 def _text(value: str | None) -> str | None:
     """Strip; empty strings become None (an empty field is a missing field, not a value)."""
     if value is None:
@@ -102,7 +218,7 @@ def _require_aware(value: datetime, what: str) -> datetime:
     return value
 
 
-def _later(column: InstrumentedAttribute[datetime], value: Any) -> ColumnElement[datetime]:
+def _later(column: Any, value: Any) -> ColumnElement[datetime]:
     """``max(column, value)``, portable (no GREATEST on SQLite)."""
     return case((value > column, value), else_=column)
 
@@ -160,15 +276,24 @@ def ensure_marketplace(session: Session, name: str, base_url: str | None = None)
     cached = cache.get((name, base_url))
     if cached is not None:
         return cached
-    stmt = _insert(session, Marketplace).values(name=name, base_url=base_url, created_at=utcnow())
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Marketplace.name],
-        set_={"base_url": func.coalesce(stmt.excluded.base_url, Marketplace.base_url)},
-    ).returning(Marketplace.id)
-    marketplace_id = int(session.execute(stmt).scalar_one())
+    values = {"name": name, "base_url": base_url, "created_at": utcnow()}
+    stmt = _marketplace_upsert(_dialect(session))
+    marketplace_id = int(_scalar_one(session, stmt, _params(values)))
     cache[(name, base_url)] = marketplace_id
     cache[(name, None)] = marketplace_id
     return marketplace_id
+
+
+@functools.cache
+def _marketplace_upsert(dialect: str) -> Any:
+    cols = cast(Table, Marketplace.__table__).c
+    stmt = _table_insert(dialect, Marketplace).values(
+        _binds(Marketplace, ("name", "base_url", "created_at"))
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[cols.name],
+        set_={"base_url": func.coalesce(stmt.excluded.base_url, cols.base_url)},
+    ).returning(cols.id)
 
 
 # --------------------------------------------------------------------------- sellers
@@ -221,25 +346,42 @@ def upsert_seller(
         "last_seen": seen_at,
         "last_run_id": run_id,
     }
-    stmt = _insert(session, Seller).values(**values)
+    stmt = _seller_upsert(_dialect(session), full_profile)
+    return int(_scalar_one(session, stmt, _params(values)))
+
+
+_SELLER_COLUMNS = (
+    "marketplace_id",
+    "seller_key",
+    *_SELLER_PROFILE_FIELDS,
+    *_SELLER_LICENCE_FIELDS,
+    "has_licence_block",
+    "profile",
+    "first_seen",
+    "last_seen",
+    "last_run_id",
+)
+
+
+@functools.cache
+def _seller_upsert(dialect: str, full_profile: bool) -> Any:
+    cols = cast(Table, Seller.__table__).c
+    stmt = _table_insert(dialect, Seller).values(_binds(Seller, _SELLER_COLUMNS))
     ex = stmt.excluded
-    set_: dict[str, Any] = {
-        f: func.coalesce(ex[f], getattr(Seller, f)) for f in _SELLER_PROFILE_FIELDS
-    }
+    set_: dict[str, Any] = {f: func.coalesce(ex[f], cols[f]) for f in _SELLER_PROFILE_FIELDS}
     if full_profile:
         set_.update({f: ex[f] for f in _SELLER_LICENCE_FIELDS})
         set_["has_licence_block"] = ex.has_licence_block
         set_["profile"] = ex.profile
     else:
-        set_.update({f: func.coalesce(getattr(Seller, f), ex[f]) for f in _SELLER_LICENCE_FIELDS})
-        set_["has_licence_block"] = or_(Seller.has_licence_block, ex.has_licence_block)
-        set_["profile"] = func.coalesce(Seller.profile, ex.profile)
-    set_["last_seen"] = _later(Seller.last_seen, ex.last_seen)
-    set_["last_run_id"] = func.coalesce(ex.last_run_id, Seller.last_run_id)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Seller.marketplace_id, Seller.seller_key], set_=set_
-    ).returning(Seller.id)
-    return int(session.execute(stmt).scalar_one())
+        set_.update({f: func.coalesce(cols[f], ex[f]) for f in _SELLER_LICENCE_FIELDS})
+        set_["has_licence_block"] = or_(cols.has_licence_block, ex.has_licence_block)
+        set_["profile"] = func.coalesce(cols.profile, ex.profile)
+    set_["last_seen"] = _later(cols.last_seen, ex.last_seen)
+    set_["last_run_id"] = func.coalesce(ex.last_run_id, cols.last_run_id)
+    return stmt.on_conflict_do_update(
+        index_elements=[cols.marketplace_id, cols.seller_key], set_=set_
+    ).returning(cols.id)
 
 
 # --------------------------------------------------------------------------- listings
@@ -276,9 +418,11 @@ def upsert_listing(
     _require_aware(seen_at, "seen_at")
     removed = item.status == "removed"
     images = [u for u in (item.image_urls or []) if u] or None
-    rich: dict[str, Any] = {f: _text(getattr(item, f)) for f in _RICH_FIELDS}
-    rich["image_urls"] = images
-    scalar: dict[str, Any] = {
+    values: dict[str, Any] = {
+        "marketplace_id": marketplace_id,
+        "listing_key": key,
+        "url": _text(item.url),
+        "title": _text(item.title),
         "title_norm": _text(item.title_norm),
         "price": item.price,
         "currency": _text(item.currency),
@@ -286,55 +430,82 @@ def upsert_listing(
         "seller_id": seller_db_id,
         "sales_count": item.sales_count,
         "last_run_id": run_id,
-    }
-    title = _text(item.title)
-    url = _text(item.url)
-
-    insert_values: dict[str, Any] = {
-        "marketplace_id": marketplace_id,
-        "listing_key": key,
-        "url": url or "",
-        "title": title or "",
-        **scalar,
-        **rich,
+        **{f: _text(getattr(item, f)) for f in _RICH_FIELDS},
+        "image_urls": images,
         "status": item.status,
         "first_seen": seen_at,
         "last_seen": seen_at,
         "removed_at": seen_at if removed else None,
     }
-    ins = (
-        _insert(session, Listing)
-        .values(**insert_values)
-        .on_conflict_do_nothing(index_elements=[Listing.marketplace_id, Listing.listing_key])
-        .returning(Listing.id)
+    dialect = _dialect(session)
+    # A new row stores "" for a missing URL or title (the columns are NOT NULL); an update
+    # keeps what is stored instead (the NULL bind below).
+    new_id = _scalar(
+        session,
+        _listing_insert(dialect),
+        _params({**values, "url": values["url"] or "", "title": values["title"] or ""}),
     )
-    new_id = session.execute(ins).scalar_one_or_none()
     if new_id is not None:
         return int(new_id), True
+    upd = _listing_update(dialect, item.page_kind == "card", removed)
+    return int(_scalar_one(session, upd, _params(values))), False
 
-    changes: dict[str, Any] = {k: v for k, v in scalar.items() if v is not None}
-    if title is not None:
-        changes["title"] = title
-    if url is not None:
-        changes["url"] = url
-    card = item.page_kind == "card"
-    for field_name, value in rich.items():
-        if value is None:
-            continue
-        column: InstrumentedAttribute[Any] = getattr(Listing, field_name)
-        changes[field_name] = _keep_or_fill(column, value) if card else value
-    changes["status"] = item.status
-    seen = literal(seen_at, Listing.last_seen.type)  # typed, so UTCDateTime binds it
-    changes["removed_at"] = func.coalesce(Listing.removed_at, seen) if removed else None
-    changes["last_seen"] = _later(Listing.last_seen, seen)
-    upd = (
-        update(Listing)
-        .where(Listing.marketplace_id == marketplace_id, Listing.listing_key == key)
-        .values(**changes)
-        .returning(Listing.id)
-        .execution_options(synchronize_session=False)
+
+_LISTING_SCALARS = (
+    "url",
+    "title",
+    "title_norm",
+    "price",
+    "currency",
+    "price_text",
+    "seller_id",
+    "sales_count",
+    "last_run_id",
+)
+_LISTING_COLUMNS = (
+    "marketplace_id",
+    "listing_key",
+    *_LISTING_SCALARS,
+    *_RICH_FIELDS,
+    "image_urls",
+    "status",
+    "first_seen",
+    "last_seen",
+    "removed_at",
+)
+
+
+@functools.cache
+def _listing_insert(dialect: str) -> Any:
+    cols = cast(Table, Listing.__table__).c
+    return (
+        _table_insert(dialect, Listing)
+        .values(_binds(Listing, _LISTING_COLUMNS))
+        .on_conflict_do_nothing(index_elements=[cols.marketplace_id, cols.listing_key])
+        .returning(cols.id)
     )
-    return int(session.execute(upd).scalar_one()), False
+
+
+@functools.cache
+def _listing_update(dialect: str, card: bool, removed: bool) -> Any:
+    """The update of an existing listing; binds as in ``_listing_insert``."""
+    cols = cast(Table, Listing.__table__).c
+    b = _binds(Listing, (*_LISTING_COLUMNS,))
+    # None never erases: scalars and (from a full page) rich fields replace when given.
+    changes: dict[str, Any] = {f: func.coalesce(b[f], cols[f]) for f in _LISTING_SCALARS}
+    for f in (*_RICH_FIELDS, "image_urls"):
+        # A card only fills what is empty; a listing page replaces what it has.
+        changes[f] = func.coalesce(cols[f], b[f]) if card else func.coalesce(b[f], cols[f])
+    changes["status"] = b["status"]
+    seen = b["last_seen"]
+    changes["removed_at"] = func.coalesce(cols.removed_at, seen) if removed else None
+    changes["last_seen"] = _later(cols.last_seen, seen)
+    return (
+        update(cast(Table, Listing.__table__))
+        .where(cols.marketplace_id == b["marketplace_id"], cols.listing_key == b["listing_key"])
+        .values(changes)
+        .returning(cols.id)
+    )
 
 
 def record_observation(
@@ -350,30 +521,41 @@ def record_observation(
     path; other fields only if the new sighting has them).
     """
     _require_aware(seen_at, "seen_at")
-    stmt = _insert(session, Observation).values(
-        listing_id=listing_db_id,
-        run_id=run_id,
-        seen_at=seen_at,
-        price=item.price,
-        currency=_text(item.currency),
-        title=_text(item.title),
-        status=item.status,
-        source=_text(item.source),
-        keyword=_text(item.keyword),
-        fetched_via=_text(item.fetched_via),
-    )
+    values = {
+        "listing_id": listing_db_id,
+        "run_id": run_id,
+        "seen_at": seen_at,
+        "price": item.price,
+        "currency": _text(item.currency),
+        "title": _text(item.title),
+        "status": item.status,
+        "source": _text(item.source),
+        "keyword": _text(item.keyword),
+        "fetched_via": _text(item.fetched_via),
+    }
+    _scalar(session, _observation_upsert(_dialect(session)), _params(values))
+
+
+_OBSERVATION_COLUMNS = (
+    "listing_id", "run_id", "seen_at", "price", "currency", "title", "status", "source",
+    "keyword", "fetched_via",
+)  # fmt: skip
+
+
+@functools.cache
+def _observation_upsert(dialect: str) -> Any:
+    cols = cast(Table, Observation.__table__).c
+    stmt = _table_insert(dialect, Observation).values(_binds(Observation, _OBSERVATION_COLUMNS))
     ex = stmt.excluded
     set_: dict[str, Any] = {
-        f: func.coalesce(ex[f], getattr(Observation, f))
-        for f in ("price", "currency", "title", "source", "keyword")
+        f: func.coalesce(ex[f], cols[f]) for f in ("price", "currency", "title", "source", "keyword")
     }
     set_["status"] = ex.status
-    set_["fetched_via"] = func.coalesce(ex.fetched_via, Observation.fetched_via)
-    set_["seen_at"] = _later(Observation.seen_at, ex.seen_at)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Observation.listing_id, Observation.run_id], set_=set_
+    set_["fetched_via"] = func.coalesce(ex.fetched_via, cols.fetched_via)
+    set_["seen_at"] = _later(cols.seen_at, ex.seen_at)
+    return stmt.on_conflict_do_update(
+        index_elements=[cols.listing_id, cols.run_id], set_=set_
     )
-    session.execute(stmt)
 
 
 # --------------------------------------------------------------------------- runs & events

@@ -25,9 +25,9 @@ from scrapy.settings import Settings
 from sqlalchemy import distinct, select
 
 from crawler.db import repo
-from crawler.db.models import Listing, Marketplace, Observation, Seller
+from crawler.db.models import CrawlEvent, Listing, Marketplace, Observation, Seller
 from crawler.db.session import session_scope
-from crawler.extensions.runlog import json_stats, run_status
+from crawler.extensions.runlog import json_stats
 from crawler.storage import Database, open_database
 
 logger = logging.getLogger(__name__)
@@ -129,10 +129,28 @@ def sellers_seen(db: Database, run_id: int) -> dict[str, list[str]]:
     return out
 
 
+def failure_causes(db: Database, run_id: int, limit: int = 3) -> list[str]:
+    """Distinct reasons of the run's failed and refused requests (oldest first), for messages."""
+    with session_scope(db.sessions) as session:
+        rows = session.execute(
+            select(CrawlEvent.kind, CrawlEvent.url, CrawlEvent.reason)
+            .where(CrawlEvent.run_id == run_id, CrawlEvent.kind.in_(("error", "refused")))
+            .order_by(CrawlEvent.id)
+        ).all()
+    causes: dict[str, None] = {}
+    for kind, url, reason in rows:
+        text = f"refused {url}: {reason}" if kind == "refused" else f"{url}: {reason}"
+        causes.setdefault(text, None)
+        if len(causes) >= limit:
+            break
+    return list(causes)
+
+
 def judge(
-    outcomes: list[CrawlOutcome], min_pages: int, max_blocked_ratio: float
+    outcomes: list[CrawlOutcome], min_pages: int, max_blocked_ratio: float,
+    causes: list[str] | None = None,
 ) -> tuple[str, str]:
-    """(status, reason) of a run from its crawls' stats."""
+    """(status, reason) of a run from its crawls' stats; ``causes`` explain an empty run."""
     pages = sum(_stat(o.stats, "response_received_count") for o in outcomes)
     blocked = sum(_stat(o.stats, "reelguard/blocked") for o in outcomes)
     reasons = [o.reason for o in outcomes]
@@ -140,16 +158,32 @@ def judge(
         return "interrupted", "interrupted by the user"
     if pages < min_pages:
         errors = sum(_stat(o.stats, "reelguard/events/error") for o in outcomes)
-        why = f" ({errors} requests failed)" if errors else ""
+        refused = sum(_stat(o.stats, "reelguard/refused") for o in outcomes)
+        parts = [f"{errors} requests failed"] if errors else []
+        if refused:
+            parts.append(f"{refused} refused as non-public addresses "
+                         "(see REELGUARD_ALLOWED_PRIVATE_HOSTS)")
+        why = f" ({', '.join(parts)})" if parts else ""
+        if causes:
+            why += ": " + "; ".join(causes)
         return "failed", f"fetched {pages} pages, fewer than the {min_pages} required{why}"
-    if pages and blocked / pages > max_blocked_ratio:
+    # A block page is retried or given up in the downloader, never "received": the pages
+    # fetched are the received ones plus the block pages.
+    fetched = pages + blocked
+    if fetched and blocked / fetched > max_blocked_ratio:
         return "failed", (
-            f"mostly blocked: {blocked} of {pages} pages were login walls or captchas "
+            f"mostly blocked: {blocked} of {fetched} pages were login walls or captchas "
             f"(limit {max_blocked_ratio:.0%})"
         )
     bad = [r for r in reasons if r != "finished"]
     if bad:
         return "failed", f"crawl stopped early: {', '.join(bad)}"
+    unseen = sum(_stat(o.stats, "reelguard/browser/needed_but_off") for o in outcomes)
+    if unseen:
+        return "finished", (
+            f"finished, but {unseen} page(s) need JavaScript and were not rendered "
+            "(REELGUARD_BROWSER=never)"
+        )
     return "finished", "finished"
 
 
@@ -161,8 +195,10 @@ def summarise(db: Database, run_id: int, outcomes: list[CrawlOutcome]) -> tuple[
         row["blocked"] = sum(_stat(o.stats, f"reelguard/blocked/{name}") for o in outcomes)
         row["errors"] = sum(_stat(o.stats, f"reelguard/errors/{name}") for o in outcomes)
         row["browser_pages"] = sum(_stat(o.stats, f"reelguard/browser/{name}") for o in outcomes)
+    received = sum(_stat(o.stats, "response_received_count") for o in outcomes)
     totals = {
-        "pages": sum(_stat(o.stats, "response_received_count") for o in outcomes),
+        # The rows count every marketplace page (block pages included); the total adds up.
+        "pages": sum(r["pages"] for r in per.values()) if per else received,
         "listings": sum(r["listings"] for r in per.values()),
         "sellers": sum(r["sellers"] for r in per.values()),
         "blocked": sum(_stat(o.stats, "reelguard/blocked") for o in outcomes),
@@ -224,7 +260,8 @@ def run_monitor_pass(
     outcomes: list[CrawlOutcome] = []
     try:
         outcomes = _run_spiders(settings, plan)
-        status, reason = judge(outcomes, min_pages, max_blocked_ratio)
+        status, reason = judge(outcomes, min_pages, max_blocked_ratio,
+                               failure_causes(db, run_id))
     except BaseException as exc:
         status, reason = ("interrupted", "interrupted") if isinstance(
             exc, KeyboardInterrupt) else ("failed", f"{type(exc).__name__}: {exc}")
@@ -280,7 +317,12 @@ def run_single_crawl(
     outcomes = _run_spiders(settings, plan)
     run_id = int(outcomes[0].stats.get("reelguard/run_id", 0)) if outcomes else 0
     holder["run_id"] = run_id
-    status, reason = judge(outcomes, 1, 0.5)
+    status, reason = judge(outcomes, 1, 0.5, failure_causes(db, run_id) if run_id else None)
+    if run_id:
+        # The run log closed the run with Scrapy's reason; the verdict on it is this one.
+        with session_scope(db.sessions) as session:
+            repo.finish_run(session, run_id, status=status, exit_reason=reason,
+                            stats=outcomes[0].stats)
     per, totals = summarise(db, run_id, outcomes) if run_id else ({}, {})
     return PassResult(run_id, status, reason, time.monotonic() - started, db.url, outcomes,
                       per, totals)

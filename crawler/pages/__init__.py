@@ -9,7 +9,16 @@ import importlib
 
 from crawler.pages.base import MarketplacePages
 
-KNOWN_MARKETPLACES = ("demomart", "demobay")
+KNOWN_MARKETPLACES = (
+    "demomart",
+    "demobay",
+    "taobao",
+    "tmall",
+    "jd",
+    "ebay",
+    "amazon",
+    "aliexpress",
+)
 
 
 def get_pages(marketplace: str) -> MarketplacePages:

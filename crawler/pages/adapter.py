@@ -9,14 +9,22 @@ No settings affect this module.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from web_poet import HttpResponse, HttpResponseHeaders
 
+# Scrapy's responses are slotted (no attribute can be added) but weak-referenceable: the block
+# detector and the spider callback read the same response, which is parsed once this way.
+_page_inputs: weakref.WeakKeyDictionary[Any, HttpResponse] = weakref.WeakKeyDictionary()
+
 
 def to_page_input(response: Any) -> HttpResponse:
     """Build the web-poet input for ``response`` (a ``scrapy.http.Response``), memoised on it."""
-    cached = getattr(response, "_rg_page_input", None)
+    try:
+        cached = _page_inputs.get(response)
+    except TypeError:  # not weak-referenceable: build it each time
+        cached = None
     if cached is not None:
         return cached
     headers = HttpResponseHeaders.from_bytes_dict(response.headers)
@@ -29,7 +37,7 @@ def to_page_input(response: Any) -> HttpResponse:
         encoding=encoding,
     )
     try:
-        response._rg_page_input = page_input
-    except AttributeError:  # slotted response types
+        _page_inputs[response] = page_input
+    except TypeError:
         pass
     return page_input
