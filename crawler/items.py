@@ -11,7 +11,7 @@ No settings affect this module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 PageKind = Literal["search", "item", "shop", "blocked", "removed", "unknown"]
 """What a page is. ``blocked`` covers login walls, captchas and rate-limit pages."""
@@ -112,3 +112,20 @@ class BlockedPage:
     url: str
     reason: str  # "captcha" | "login" | "rate_limit"
     message: str | None = None
+
+
+@dataclass
+class CrawledListing:
+    """A listing as a crawl saw it, carried through the pipelines with what it means for us.
+
+    The spider wraps what the page object extracted (``listing``) with the response it came
+    from (``response``, for evidence); the match pipeline adds ``decision`` (the engine's output
+    as a dict: decision, catalog_id, catalog_ids, member, score, signals) and ``members`` (the
+    rights holders it concerns); the store pipeline sets ``listing_db_id``.
+    """
+
+    listing: ListingItem
+    response: Any = None
+    decision: dict[str, Any] | None = None
+    members: list[str] = field(default_factory=list)
+    listing_db_id: int | None = None

@@ -69,6 +69,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
+    "pipelines.match.MatchPipeline": 200,
     "pipelines.store.StorePipeline": 400,
 }
 EXTENSIONS = {
@@ -95,3 +96,4 @@ REELGUARD_MAX_SEARCH_PAGES = 20  # pages of results per keyword and marketplace
 REELGUARD_MAX_SHOP_PAGES = 50
 REELGUARD_BROWSER = "auto"  # auto: only when a page needs JS; always; never
 REELGUARD_PROGRESS = False
+REELGUARD_MATCHING_CONFIG = None  # path of a matching.yaml (default: crawler/matching/matching.yaml)

@@ -27,7 +27,7 @@ from scrapy_playwright.page import PageMethod
 from crawler import signals as rg_signals
 from crawler.config import ReelguardConfig
 from crawler.exceptions import ConfigError, UnknownMarketplace
-from crawler.items import ListingItem, RemovedListing
+from crawler.items import CrawledListing, ListingItem, RemovedListing
 from crawler.pages import KNOWN_MARKETPLACES, get_pages
 from crawler.pages.adapter import to_page_input
 
@@ -194,12 +194,13 @@ class MarketplaceSpider(scrapy.Spider):
             response.meta.get("marketplace"),
         )
 
-    def with_context(self, item: ListingItem, response: Response, source: str) -> ListingItem:
+    def with_context(self, item: ListingItem, response: Response, source: str) -> CrawledListing:
+        """Fill the crawl context of ``item`` and wrap it with its response for the pipelines."""
         item.marketplace = response.meta["marketplace"]
         item.source = source
         item.keyword = response.meta.get("keyword")
         item.fetched_via = response.meta.get("fetched_via", "http")
-        return item
+        return CrawledListing(listing=item, response=response)
 
     def listing_request(
         self, card: ListingItem, marketplace: str, source: str, keyword: str | None

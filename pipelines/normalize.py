@@ -13,7 +13,7 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.items import ListingItem, RemovedListing, SellerItem
+from crawler.items import CrawledListing, ListingItem, RemovedListing, SellerItem
 from crawler.normalize.fields import (
     MAX_TITLE,
     clean,
@@ -33,6 +33,9 @@ class NormalizePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        if isinstance(item, CrawledListing):
+            self.listing(item.listing)
+            return item
         if isinstance(item, ListingItem):
             return self.listing(item)
         if isinstance(item, SellerItem):

@@ -1,4 +1,4 @@
-"""Store pipeline (400): write each listing, seller and removal at once, idempotently.
+"""Store pipeline (400): write each listing (with its match rows), seller and removal at once.
 
 Every item is its own short transaction (upserts on natural keys), so a crawl killed at any
 moment keeps everything it stored and a re-crawl never duplicates a listing, a seller or an
@@ -22,7 +22,8 @@ from crawler.db import repo
 from crawler.db.models import Listing
 from crawler.db.session import session_scope
 from crawler.exceptions import StorageError
-from crawler.items import ListingItem, RemovedListing, SellerItem
+from crawler.items import CrawledListing, ListingItem, RemovedListing, SellerItem
+from crawler.matching.store import upsert_match
 from crawler.storage import database_from_settings
 
 logger = logging.getLogger(__name__)
@@ -46,12 +47,14 @@ class StorePipeline:
         self.base_urls = dict(getattr(spider, "base_urls", {}) or {})
 
     def process_item(self, item: Any) -> Any:
-        if not isinstance(item, (ListingItem, SellerItem, RemovedListing)):
+        crawled = item if isinstance(item, CrawledListing) else None
+        target = crawled.listing if crawled is not None else item
+        if not isinstance(target, (ListingItem, SellerItem, RemovedListing)):
             return item
         for attempt in range(self.retry_times + 1):
             try:
                 with session_scope(self.db.sessions) as session:
-                    marketplace, market_id = self._write(session, item)
+                    marketplace, market_id = self._write(session, target, crawled)
                 self._market_ids.setdefault(marketplace, market_id)
                 break
             except OperationalError as exc:
@@ -64,7 +67,9 @@ class StorePipeline:
     def _run_id(self) -> int | None:
         return getattr(self.crawler.spider, "run_id", None)
 
-    def _write(self, session: Any, item: Any) -> tuple[str, int]:
+    def _write(
+        self, session: Any, item: Any, crawled: CrawledListing | None = None
+    ) -> tuple[str, int]:
         """Write ``item`` in ``session``; return its marketplace and the marketplace's row id."""
         now = dt.datetime.now(dt.UTC)
         stats = self.crawler.stats
@@ -107,6 +112,12 @@ class StorePipeline:
         )
         if run_id is not None:
             repo.record_observation(session, listing_id, run_id, item, now)
+        if crawled is not None:
+            crawled.listing_db_id = listing_id
+            if crawled.decision is not None:
+                for member in crawled.members:
+                    upsert_match(session, listing_id, member, crawled.decision, run_id, now)
+                stats.inc_value("reelguard/store/matches", len(crawled.members))
         stats.inc_value("reelguard/store/listings_created" if created else
                         "reelguard/store/listings_updated")
         return marketplace, market_id

@@ -282,3 +282,42 @@ class AuthorizedSeller(Base):
     marketplace: Mapped[str] = mapped_column(String(64))
     seller: Mapped[str] = mapped_column(String(255))
     member: Mapped[str] = mapped_column(String(64))
+
+
+MATCH_DECISIONS = ("takedown", "review", "none")
+
+
+class Match(Base):
+    """The matching engine's latest decision on a listing for one member (rights holder).
+
+    One row per (listing, member): a re-crawl or a re-decision updates it. ``signals`` keeps the
+    explainable signals (name, weight, the text that triggered them) a reviewer reads.
+    """
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("listing_id", "member"),
+        CheckConstraint("decision IN ('takedown', 'review', 'none')", name="decision"),
+        Index(None, "member", "decision"),
+        Index(None, "catalog_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"))
+    member: Mapped[str] = mapped_column(String(64))
+    catalog_id: Mapped[str | None] = mapped_column(String(128))
+    catalog_ids: Mapped[list[str] | None] = mapped_column(_json())
+    decision: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Numeric(6, 4, asdecimal=False))
+    signals: Mapped[list[dict[str, Any]] | None] = mapped_column(_json())
+    engine_version: Mapped[str | None] = mapped_column(String(32))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    first_decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Models of later parts live in their own modules on the same metadata (imported last so that
+# Base is defined): evidence (content-addressed artefacts, hash-chained log) and the takedown
+# queue (requests, state transitions, notices).
+from crawler.db import models_evidence as _models_evidence  # noqa: E402,F401
+from crawler.db import models_takedown as _models_takedown  # noqa: E402,F401

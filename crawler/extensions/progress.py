@@ -113,7 +113,7 @@ class ProgressReporter:
         self._update()
 
     def item(self, item: Any, **_: Any) -> None:
-        if type(item).__name__ == "ListingItem":
+        if type(item).__name__ in ("ListingItem", "CrawledListing"):
             self.counts["items"] += 1
             self._update()
 

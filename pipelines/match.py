@@ -1,0 +1,93 @@
+"""Match pipeline (200): decide every crawled listing against the member catalogues.
+
+Builds the engine once per crawl from the catalogue and authorised sellers stored in the
+database (``reelguard catalog import``); with no catalogue stored, matching is off and says so
+once. Each :class:`~crawler.items.CrawledListing` gets ``decision`` (the ``reelguard match``
+output for it) and ``members`` (the rights holders it concerns); the store pipeline writes one
+``matches`` row per member. Counted as ``reelguard/match/<decision>``.
+
+Settings: ``REELGUARD_MATCHING_CONFIG`` (path of a matching.yaml; default: the bundled one).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Any
+
+from crawler.db.session import session_scope
+from crawler.items import CrawledListing
+from crawler.matching.engine import ListingError
+from crawler.matching.store import engine_from_database
+from crawler.storage import database_from_settings
+
+logger = logging.getLogger(__name__)
+
+
+class MatchPipeline:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.engine: Any = None
+        self.member_of: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> MatchPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        db = database_from_settings(self.crawler.settings)
+        with session_scope(db.sessions) as session:
+            self.engine, self.member_of = engine_from_database(
+                session, self.crawler.settings.get("REELGUARD_MATCHING_CONFIG")
+            )
+        if self.engine is None:
+            logger.warning("no catalogue in the database: listings are stored unmatched "
+                           "(import one with `reelguard catalog import`)")
+            self.crawler.stats.set_value("reelguard/match/off", 1)
+            return
+        # The index is built once and lives for the crawl: keep the collector off it.
+        gc.freeze()
+
+    def _seller(self, marketplace: str | None, seller_id: str | None,
+                seller_name: str | None) -> str | None:
+        """The seller as the authorised list names it: by id, else by name."""
+        for candidate in (seller_id, seller_name):
+            if candidate and self.engine.seller_status(marketplace, candidate).authorised_for:
+                return candidate
+        return seller_id or seller_name
+
+    def process_item(self, item: Any) -> Any:
+        if self.engine is None or not isinstance(item, CrawledListing):
+            return item
+        listing = item.listing
+        if listing.status != "active":
+            return item
+        try:
+            decision = self.engine.match({
+                "id": listing.listing_id,
+                "marketplace": listing.marketplace,
+                "title": listing.title,
+                "price": listing.price,
+                "currency": listing.currency,
+                "seller": self._seller(listing.marketplace, listing.seller_id,
+                                       listing.seller_name),
+                "url": listing.url,
+                "description": listing.description,
+            })
+        except ListingError as exc:
+            self.crawler.stats.inc_value("reelguard/match/skipped")
+            logger.warning("not matched %s: %s", listing.url, exc)
+            return item
+        result = decision.as_dict()
+        item.decision = result
+        # A collection can name several members' works: one match row each, naming its own.
+        by_member: dict[str, list[str]] = {}
+        for catalog_id in result["catalog_ids"]:
+            if catalog_id in self.member_of:
+                by_member.setdefault(self.member_of[catalog_id], []).append(catalog_id)
+        if result["member"] and result["member"] not in by_member:
+            by_member[result["member"]] = [result["catalog_id"]] if result["catalog_id"] else []
+        result["member_catalog_ids"] = by_member
+        item.members = sorted(by_member)
+        self.crawler.stats.inc_value(f"reelguard/match/{result['decision']}")
+        return item
