@@ -101,7 +101,7 @@ def new_run(sessions: sessionmaker[Session], job: str = "search") -> int:
 def test_migrations_upgrade_from_empty_to_head(empty_db_url: str) -> None:
     assert current_revision(empty_db_url) is None
     upgrade(empty_db_url)
-    assert current_revision(empty_db_url) == head_revision() == "0001"
+    assert current_revision(empty_db_url) == head_revision() is not None
     upgrade(empty_db_url)  # idempotent
     engine = make_engine(empty_db_url)
     try:
