@@ -136,7 +136,11 @@ class RateTimer:
             self.pages += 1
 
     def on_item(self, item: Any, **_: Any) -> None:
-        if type(item).__name__ == "ListingItem" or (isinstance(item, dict) and item.get("title")):
+        # The pipeline's items are ListingItems (or CrawledListings wrapping one); bare
+        # Scrapy's are dicts with the title.
+        if type(item).__name__ in ("ListingItem", "CrawledListing") or (
+            isinstance(item, dict) and item.get("title")
+        ):
             self.listings += 1
 
     def on_closed(self, **_: Any) -> None:
