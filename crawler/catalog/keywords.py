@@ -17,8 +17,11 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 class Titled(Protocol):
-    title: str
-    aliases: Sequence[str]
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def aliases(self) -> Sequence[str]: ...
 
 
 def has_cjk(text: str) -> bool:

@@ -319,5 +319,5 @@ class Match(Base):
 # Models of later parts live in their own modules on the same metadata (imported last so that
 # Base is defined): evidence (content-addressed artefacts, hash-chained log) and the takedown
 # queue (requests, state transitions, notices).
-from crawler.db import models_evidence as _models_evidence  # noqa: E402,F401
-from crawler.db import models_takedown as _models_takedown  # noqa: E402,F401
+from crawler.db import models_evidence as _models_evidence  # noqa: F401
+from crawler.db import models_takedown as _models_takedown  # noqa: F401

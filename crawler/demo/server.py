@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -39,12 +39,17 @@ class SiteOptions:
 
     ``rate_limit`` is the sustained requests/second a single client may make before the site
     answers with its block page (0 turns the limit off); ``burst`` is how many it may make at
-    once. ``intake_state`` is where a site keeps what clients POSTed to it (later issues).
+    once. ``state_dir`` is where a site keeps what clients POSTed to its IP-complaint intake
+    (``crawler.demo.intake``; None: memory only), ``intake_delay`` how long a complaint stays
+    pending, ``intake_flaky`` how many first POSTs get a 503 with ``Retry-After``.
     """
 
     rate_limit: float = 0.0
     burst: int = 40
     data_dir: str | None = None
+    state_dir: str | None = None
+    intake_delay: float = 0.0
+    intake_flaky: int = 0
 
 
 def build_app(site: str, options: SiteOptions | None = None) -> Any:
@@ -93,7 +98,7 @@ class ServerThread:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
         self._server = _server(app)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined,method-assign]
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"serve:{self.port}")
 
     def _run(self) -> None:
@@ -113,7 +118,7 @@ class ServerThread:
         self._thread.join(timeout=10)
         self.sock.close()
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -194,7 +199,7 @@ class DemoServerProcess:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> DemoServerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -86,13 +86,17 @@ class ProgressReporter:
     def _update(self) -> None:
         if self.task is not None:
             self.progress.update(
-                self.task, total=max(self.scheduled, 1), completed=self.done, **self.counts
+                self.task, total=max(self.scheduled, 1), completed=self.done,
+                items=self.counts["items"], blocked=self.counts["blocked"],
+                errors=self.counts["errors"],
             )
 
     def opened(self, spider: Spider) -> None:
         if self.owned:
             self.progress.start()
-        self.task = self.progress.add_task(f"{spider.name:<10}", total=None, **self.counts)
+        self.task = self.progress.add_task(
+            f"{spider.name:<10}", total=None, items=0, blocked=0, errors=0
+        )
 
     def closed(self, spider: Spider) -> None:
         self.done = self.scheduled  # failures and give-ups finish their requests too

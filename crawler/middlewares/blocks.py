@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_PAUSE = 60.0
+MAX_PAUSE = 20.0  # a longer pause only delays the crawl's own give-up and stop
 
 
 class BlockedRequest(IgnoreRequest):
@@ -60,12 +60,14 @@ class BlockDetectionMiddleware:
         return str(request.meta.get("download_slot") or request.meta.get("marketplace") or "")
 
     async def process_request(self, request: Request) -> None:
+        if self._closing:
+            return  # the crawl is stopping: do not hold requests back
         until = self._paused_until.get(self._slot(request))
         if until is not None:
             wait = until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-        return None
+        return
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         marketplace = request.meta.get("marketplace")

@@ -64,7 +64,9 @@ class RetryAfterMiddleware(RetryMiddleware):
         attempt = request.meta.get("retry_times", 0)
         return self.backoff_base * (2**attempt) * (0.5 + random.random() / 2)
 
-    async def process_response(self, request: Request, response: Response) -> Request | Response:
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         reason = response_status_message(response.status)
@@ -84,7 +86,9 @@ class RetryAfterMiddleware(RetryMiddleware):
             await asyncio.sleep(delay)
         return retry
 
-    async def process_exception(self, request: Request, exception: Exception) -> Request | None:
+    async def process_exception(  # type: ignore[override]
+        self, request: Request, exception: Exception
+    ) -> Request | None:
         if request.meta.get("dont_retry", False) or not isinstance(
             exception, self.exceptions_to_retry
         ):

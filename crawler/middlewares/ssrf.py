@@ -45,7 +45,7 @@ async def resolve(host: str) -> list[str]:
         pass
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 async def check_url(url: str, allowed_hosts: frozenset[str]) -> str | None:
@@ -85,7 +85,7 @@ class PrivateAddressGuardMiddleware:
             self._cache[key] = await check_url(request.url, self.allowed)
         reason = self._cache[key]
         if reason is None:
-            return None
+            return
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("reelguard/refused")
         self.crawler.signals.send_catch_log(

@@ -98,11 +98,11 @@ def _run_spiders(settings: Settings, plan: Any) -> list[CrawlOutcome]:
         nonlocal interrupted
         try:
             await plan(run_crawl)
-        except BaseException as exc:  # re-raised in the caller's thread below
+        except BaseException as exc:  # handed to the caller and re-raised there
             failure.append(exc)
         finally:
             if reactor.running:  # type: ignore[attr-defined]
-                reactor.stop()  # type: ignore[attr-defined]
+                reactor.stop()  # type: ignore[attr-defined,misc]
 
     reactor.callWhenRunning(lambda: asyncio.ensure_future(main()))  # type: ignore[attr-defined]
     process.start(stop_after_crawl=False)
