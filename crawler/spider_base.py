@@ -123,6 +123,10 @@ class MarketplaceSpider(scrapy.Spider):
             **(meta or {}),
         }
         if use_browser:
+            # The browser's latency is rendering time, not the server's: give browser requests
+            # their own slot and keep them out of AutoThrottle's estimate of the site.
+            full_meta["download_slot"] = f"{marketplace}:browser"
+            full_meta["autothrottle_dont_adjust_delay"] = True
             full_meta["playwright"] = True
             full_meta["playwright_page_methods"] = [BROWSER_WAIT] if browser else []
             full_meta["fetched_via"] = "browser"

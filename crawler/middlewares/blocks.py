@@ -57,7 +57,8 @@ class BlockDetectionMiddleware:
 
     @staticmethod
     def _slot(request: Request) -> str:
-        return str(request.meta.get("download_slot") or request.meta.get("marketplace") or "")
+        # One backoff per marketplace, whether the block came over HTTP or in the browser.
+        return str(request.meta.get("marketplace") or request.meta.get("download_slot") or "")
 
     async def process_request(self, request: Request) -> None:
         if self._closing:
