@@ -31,7 +31,7 @@ _shared: Progress | None = None
 def make_progress(console: Console | None = None) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
-        BarColumn(bar_width=24),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
         TextColumn("pages · {task.fields[items]} listings · {task.fields[blocked]} blocked · "
                    "{task.fields[errors]} errors"),
