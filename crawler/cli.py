@@ -159,6 +159,9 @@ def demo(
     ] = 40.0,
     storefronts: Annotated[bool, typer.Option(help="Crawl the storefronts found")] = True,
     limit: Annotated[int | None, typer.Option(help="Search only the first N titles")] = None,
+    screenshots: Annotated[
+        bool, typer.Option(help="Also render a full-page screenshot of every flagged listing")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log to the terminal")] = False,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="NAME=VALUE: a Scrapy or REELGUARD_* setting (repeatable)")] = None,
@@ -193,11 +196,18 @@ def demo(
                 keyword_limit=limit,
                 overrides={
                     "REELGUARD_ALLOWED_PRIVATE_HOSTS": ["127.0.0.1", "localhost"],
+                    # A demo pass flags ~2,000 listings: a screenshot of each adds minutes, so
+                    # it is opt-in here; WARC, fields and decision evidence are always captured.
+                    "REELGUARD_EVIDENCE_SCREENSHOT": screenshots,
                     **extra,
                     **_log_settings(verbose),
                 },
                 job="demo",
             )
+            if result.ok:  # the takedown queue: file, follow up, report (sites still up)
+                from crawler.takedown.demo import after_pass
+
+                after_pass(database, server.urls, out)
         _print_summary(result, "Demo monitoring pass")
         _judge_exit(result)
 
@@ -506,11 +516,15 @@ def db_upgrade(db: DbOption = None) -> None:
 
 def _register_module_commands() -> None:
     """Commands whose code lives beside what they drive (imported lazily by Typer's call)."""
+    from crawler.evidence.cli import evidence_app
     from crawler.matching.cli import match as match_command
     from crawler.pages.cli_parse import parse as parse_command
+    from crawler.takedown.cli import takedown_app
 
     app.command("match")(match_command)
     app.command("parse")(parse_command)
+    app.add_typer(takedown_app, name="takedown")
+    app.add_typer(evidence_app, name="evidence")
 
 
 _register_module_commands()

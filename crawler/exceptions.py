@@ -70,3 +70,9 @@ class CrawlFailed(ReelguardError):
     """A crawl that fetched nothing or was mostly blocked (judged after the run)."""
 
     exit_code = 6
+
+
+class EvidenceError(ReelguardError):
+    """Evidence that cannot be exported or found (an unknown request, a tampered artefact)."""
+
+    exit_code = 1

@@ -66,11 +66,18 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry.RetryAfterMiddleware": 550,
     "crawler.middlewares.blocks.BlockDetectionMiddleware": 560,
+    # Sees responses before HttpCompressionMiddleware (590) decodes them: the WARC says what
+    # Content-Encoding the client removed.
+    "crawler.evidence.warc.ContentEncodingRecorder": 595,
 }
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.match.MatchPipeline": 200,
     "pipelines.store.StorePipeline": 400,
+    # After store (it needs the listing's row id), before the takedown queue (500) that points
+    # requests to evidence by hash: see pipelines/evidence.py.
+    "pipelines.evidence.EvidencePipeline": 450,
+    "pipelines.queue.QueuePipeline": 500,
 }
 EXTENSIONS = {
     "crawler.extensions.runlog.CrawlRunRecorder": 10,
@@ -97,3 +104,8 @@ REELGUARD_MAX_SHOP_PAGES = 50
 REELGUARD_BROWSER = "auto"  # auto: only when a page needs JS; always; never
 REELGUARD_PROGRESS = False
 REELGUARD_MATCHING_CONFIG = None  # path of a matching.yaml (default: crawler/matching/matching.yaml)
+REELGUARD_TAKEDOWN_QUEUE = True  # the queue pipeline opens takedown requests (500)
+REELGUARD_TAKEDOWN_CONFIG = None  # path of a takedown.yaml (default: crawler/takedown/takedown.yaml)
+REELGUARD_EVIDENCE = True  # capture evidence of takedown/review listings (pipelines/evidence.py)
+REELGUARD_EVIDENCE_DIR = None  # default var/evidence, env REELGUARD_EVIDENCE_DIR
+REELGUARD_EVIDENCE_SCREENSHOT = True  # render + full-page screenshot in a browser page

@@ -215,6 +215,12 @@ def test_demo_command_runs_a_full_pass(tmp_path: Path) -> None:
     table = proc.stdout[proc.stdout.index("Demo monitoring pass"):]
     assert re.search(r"demobay\s*│\s*\d+", table) and re.search(r"demomart\s*│\s*\d+", table)
     assert f"database: {db}" in proc.stdout
-    [run] = runs(db)
+    # The demo's monitoring pass, then the takedown follow-up's re-crawl (a run of its own).
+    [run, *followups] = runs(db)
     assert run.job == "demo" and run.status == "finished"
+    assert all(f.job == "listing" for f in followups)
     assert stored_listings(db)
+    # The takedown half: queue filled, approved batches filed, follow-up showing removals.
+    assert re.search(r"takedown queue: [1-9]\d* requests", proc.stdout), proc.stdout[-3000:]
+    assert re.search(r"batch \d+: filed as complaint D[MB]-IP-\d+", proc.stdout)
+    assert re.search(r"removed: [1-9]\d*", proc.stdout), proc.stdout[-3000:]

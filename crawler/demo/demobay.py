@@ -43,6 +43,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from crawler.demo import intake as intake_mod
 from crawler.demo.server import SiteOptions
 
 SEARCH_PAGE_SIZE = 48  # overridden by site.json "page_size"
@@ -281,7 +282,8 @@ class TokenBucket:
 class AntiBot:
     """ASGI middleware: the interstitial for ``?__block=1`` and for clients over the limit."""
 
-    EXEMPT_PREFIXES = ("/img/", "/static/")  # images and CSS come from a CDN on the real site
+    # Images and CSS come from a CDN on the real site; the IP intake is an authenticated API.
+    EXEMPT_PREFIXES = ("/img/", "/static/", "/ip/")
 
     def __init__(self, app: ASGIApp, blocked_page: bytes, options: SiteOptions) -> None:
         self.app = app
@@ -365,6 +367,24 @@ class Demobay:
             lst.card = self._card(lst)
         self.blocked_page = self._render("blocked.html")
         self.not_found_page = self._render("notfound.html")
+        self.intake = intake_mod.Intake(
+            "demobay", self.judge_complaint, delay=options.intake_delay,
+            flaky=options.intake_flaky, state_dir=options.state_dir,
+        )
+
+    def judge_complaint(self, listing_id: str) -> tuple[bool, str]:
+        """The platform's decision on one listing of an IP complaint (deterministic)."""
+        lst = self.data.listings.get(listing_id)
+        if lst is None:
+            return False, "no such listing"
+        if not lst.active:
+            return False, "listing already ended"
+        seller = self.data.sellers.get(str(lst.raw.get("seller_id")), {})
+        if seller.get("kind") == "official":
+            return False, "official store of the rights holder"
+        if not lst.raw.get("infringing"):
+            return False, "no infringement found on review"
+        return True, "removed for intellectual property infringement"
 
     def _render(self, template: str, **context: Any) -> bytes:
         return self.env.get_template(template).render(**context).encode("utf-8")
@@ -439,10 +459,11 @@ class Demobay:
         lst = self.data.listings.get(lid)
         if lst is None:
             return None
-        return self.cache.get(("item", lid), lambda: self._item(lst))
+        ended = lid in self.intake.taken_down
+        return self.cache.get(("item", lid, ended), lambda: self._item(lst, ended))
 
-    def _item(self, lst: Listing) -> bytes:
-        if not lst.active:
+    def _item(self, lst: Listing, ended: bool = False) -> bytes:
+        if ended or not lst.active:
             terms = query_terms(lst.title)[:4]
             return self._render("ended.html", l=lst.raw, similar=" ".join(terms))
         raw, card = lst.raw, lst.card
@@ -573,6 +594,7 @@ def make_app(data_dir: Path, options: SiteOptions) -> Starlette:
         Route("/str/{seller_id:path}", store),
         Route("/img/{name:path}", image),
         Mount("/static", app=StaticFiles(directory=str(static_dir)), name="static"),
+        *intake_mod.routes(site.intake),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.add_middleware(AntiBot, blocked_page=site.blocked_page, options=options)

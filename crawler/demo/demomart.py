@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from crawler.demo import intake as intake_mod
 from crawler.demo.demomart_search import SearchIndex
 from crawler.demo.server import SITES_DIR, SiteOptions
 
@@ -198,6 +199,24 @@ class DemomartSite:
         self.buckets = (
             TokenBuckets(options.rate_limit, options.burst) if options.rate_limit > 0 else None
         )
+        self.intake = intake_mod.Intake(
+            "demomart", self.judge_complaint, delay=options.intake_delay,
+            flaky=options.intake_flaky, state_dir=options.state_dir,
+        )
+
+    def judge_complaint(self, listing_id: str) -> tuple[bool, str]:
+        """The platform's decision on one listing of an IP complaint (deterministic)."""
+        listing = self.listings.get(listing_id)
+        if listing is None:
+            return False, "no such listing"
+        if listing.get("status", "active") != "active":
+            return False, "listing already removed"
+        seller = self.sellers.get(str(listing.get("seller_id")), {})
+        if seller.get("kind") == "official":
+            return False, "official store of the rights holder"
+        if not listing.get("infringing"):
+            return False, "no infringement found on review"
+        return True, "removed for intellectual property infringement"
 
     # -- rendering helpers -------------------------------------------------------------
     def render(self, template: str, **context: Any) -> str:
@@ -351,6 +370,8 @@ def make_app(data_dir: Path, options: SiteOptions) -> Starlette:
         if listing is None:
             return cached(("404",), lambda: _Page(site.render("404.html").encode("utf-8"), 404))
 
+        taken_down = lid in site.intake.taken_down
+
         def build() -> _Page:
             assert listing is not None
             seller_id = str(listing.get("seller_id", ""))
@@ -360,7 +381,7 @@ def make_app(data_dir: Path, options: SiteOptions) -> Starlette:
                 if seller
                 else str(listing.get("encoding", "utf-8")).lower()
             )
-            if listing.get("status", "active") != "active":
+            if taken_down or listing.get("status", "active") != "active":
                 html = site.render("removed.html", listing_id=lid, encoding=encoding)
             else:
                 images = [_image_url(p) for p in listing.get("images") or []]
@@ -376,7 +397,7 @@ def make_app(data_dir: Path, options: SiteOptions) -> Starlette:
                 )
             return site.encoded(html, encoding, seller_id)
 
-        return cached(("item", lid), build)
+        return cached(("item", lid, taken_down), build)
 
     async def shop(request: Request) -> Response:
         sid = request.path_params["seller_id"]
@@ -457,6 +478,7 @@ def make_app(data_dir: Path, options: SiteOptions) -> Starlette:
         Route("/punish", punish),
         Route(LOGIN_PATH, login),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+        *intake_mod.routes(site.intake),
     ]
     app = Starlette(routes=routes)
     app.state.site = site

@@ -36,6 +36,7 @@ _NO_TITLES: frozenset[int] = frozenset()
 _GLUED_YEAR = re.compile(r"(?:18|19|20)\d\d")
 _COLON = re.compile(r"\s*[:：]\s*|\s+-\s+|\s*—\s*")
 _TRAILING_YEAR = re.compile(r"\s*[\(（\[]\s*(?:18|19|20)\d\d\s*[\)）\]]\s*$")
+_NUMBERED_HEAD = re.compile(r"([a-z][a-z0-9 ]*[a-z]) ([1-9][0-9]?)")
 STOPWORDS = frozenset({"the", "a", "an", "of", "and", "in", "on", "to", "for", "at", "by",
                        "with", "from", "part", "movie", "film"})
 # n-gram postings longer than this are too common to find a candidate with (like "the").
@@ -111,6 +112,11 @@ def _variants(raw: str) -> list[tuple[str, bool]]:
         out.append((normalize_text(raw.replace("'", " ").replace("\u2019", " ")), True))
     if "+" in base:  # "Face/Off" is also written "Face Off"
         out.append((base.replace("+", " "), True))
+    for text, derived in list(out):
+        # "Halloween 3" is also sold as "Halloween Part 3" (and "Part III", "Part Three").
+        m = _NUMBERED_HEAD.fullmatch(text)
+        if m is not None and not m.group(1).endswith(" part"):
+            out.append((f"{m.group(1)} part {m.group(2)}", True))
     for text, derived in list(out):
         for article in _ARTICLES:
             if text.startswith(article) and len(text) > len(article) + 2:

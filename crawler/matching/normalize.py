@@ -7,7 +7,9 @@ variants included, applied with ``str.translate`` because the phrase converter c
 call), punctuation to spaces (apostrophes dropped, ``&`` to ``and``, scene-release dots and
 underscores to spaces), sequel numbers written as Arabic numerals (Roman ``II``, Chinese
 ``二``/``贰`` next to a title or in ``第二部``, English ``part two``), number ranges kept as
-``1~3``, and the spaces *between* Chinese characters removed (``人 鬼 情 未 了``): those removed
+``1~3``, format words split from a title they are glued to (``InceptionBluRay``, ``IIDVD``,
+``终结者二蓝光``, ``Toy Story 34K`` = 3 in 4K), Chinese spelt out with ``/`` or ``|`` joined
+(``大/白/鲨``), and the spaces *between* Chinese characters removed (``人 鬼 情 未 了``): those removed
 spaces are remembered as soft word breaks, so scoring can still tell ``龙卷风 瓶子`` (two
 words) from ``龙卷风瓶`` (one).
 
@@ -91,7 +93,9 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii":
 # "i" and "x" are an English word and a letter too ("I, Robot", "3 x DVD"): only read as
 # numerals next to Chinese. "V" is read everywhere ("Toy Story V", and "V for Vendetta" is
 # "5 for vendetta" on both sides alike).
-_ROMAN_ALWAYS = re.compile(r"(?<![a-z0-9])(iii|ii|iv|v|vi|vii|viii|ix)(?![a-z0-9])")
+# A Roman numeral may be glued to a format word: "Speed IIDVD", "Star Wars VIHD".
+_ROMAN_ALWAYS = re.compile(r"(?<![a-z0-9])(iii|ii|iv|v|vi|vii|viii|ix)"
+                           r"(?=(dvd|bluray|uhd|hd|bd|vcd)?(?![a-z0-9]))")
 _ROMAN_CJK = re.compile(
     rf"(?<=[{CJK_CLASS}])(viii|vii|iii|vi|iv|ix|ii|i|v|x)(?![a-z0-9])"
     rf"|(?<![a-z0-9])(viii|vii|iii|vi|iv|ix|ii|i|v|x)(?=[{CJK_CLASS}])"
@@ -107,7 +111,8 @@ _CN_NUM = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾
 _CN_ORDINAL = re.compile(f"第([{_CN_NUM}]{{1,3}})(?=[季部集辑章卷篇期])")
 # A Chinese numeral right after a title character and before a break: 指环王三：王者无敌.
 _CN_TRAILING = re.compile(
-    f"(?<=[{CJK_CLASS}])(?<![{_CN_NUM}第])([{_CN_NUM}]{{1,2}})(?=[ \x1e~+]|$|[a-z0-9])"
+    f"(?<=[{CJK_CLASS}])(?<![{_CN_NUM}第])([{_CN_NUM}]{{1,2}})"
+    f"(?=[ \x1e~+]|$|[a-z0-9]|蓝光|高清|超清|光盘|光碟|网盘|国语|粤语|中字|原盘)"
 )
 # "终结者第二部" is "终结者2": a part number right after a title is its sequel number.
 _PART_ORDINAL = re.compile(f"(?<=[{CJK_CLASS}])第([0-9]{{1,2}})部")
@@ -147,6 +152,11 @@ def _roman_sub(match: re.Match[str]) -> str:
     return str(_ROMAN[token])
 
 
+def _roman_glued_sub(match: re.Match[str]) -> str:
+    number = str(_ROMAN[match.group(1)])
+    return f"{number} " if match.group(2) else number
+
+
 def _en_sub(match: re.Match[str]) -> str:
     return f"{match.group(1)} {_EN_NUMBER[match.group(2)]}"
 
@@ -159,7 +169,28 @@ _CJK_GAP = re.compile(
 )
 _SPACES = re.compile(r"[ \x1e]{2,}")
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
+# Format words glued to a title: "InceptionBluRay", "CasperUHD" (a case change says where the
+# title ends), "swordfishdvd" (these two words end no English word).
+_GLUED_FORMAT_CASE = re.compile(
+    r"(?<=[a-z])(?=(?:DVD|Dvd|BLU-?RAY|Blu-?[Rr]ay|UHD|HD|BD|4K|1080[pPi]|720[pP]|2160[pP])"
+    r"(?![a-z]))"
+)
+_GLUED_FORMAT = re.compile(r"(?<=[a-z]{2})(?=(?:dvd|bluray)(?![a-z]))")
+# "Toy Story 34K" is "Toy Story 3" in 4K: a digit glued to 4K/8K right after a title word.
+_GLUED_4K = re.compile(rf"(?:(?<=[a-z] )|(?<=[{CJK_CLASS}]))([1-9])(?=[48] k(?![a-z0-9]))")
+# "大/白/鲨": Chinese characters spelt out with a separator ("/" and "|" became "+").
+_PLUS_SPACED = re.compile(
+    rf"(?<![{CJK_CLASS}0-9+])(?:[{CJK_CLASS}]|[0-9]{{1,2}})(?: ?\+ ?(?:[{CJK_CLASS}]|[0-9]{{1,2}})){{2,}}"
+    rf"(?![{CJK_CLASS}0-9+])"
+)
 _COLON = "\x1e"
+
+
+def _unspace(m: re.Match[str]) -> str:
+    spelt = m.group(0)
+    if len(_CJK_RE.findall(spelt)) < 3:
+        return spelt
+    return spelt.replace(" ", "").replace("+", "")
 
 
 def _collapse(m: re.Match[str]) -> str:
@@ -182,23 +213,32 @@ _EMPTY: frozenset[int] = frozenset()
 
 def normalize(text: str) -> Normalized:
     """The comparison form of a title, alias or listing text (see the module docstring)."""
-    s = unicodedata.normalize("NFKC", text).lower()
+    s = unicodedata.normalize("NFKC", text)
+    s = _GLUED_FORMAT_CASE.sub(" ", s).lower()
+    if "dvd" in s or "bluray" in s:
+        s = _GLUED_FORMAT.sub(" ", s)
     if "-" in s or "~" in s or "至" in s or "到" in s or "\u2014" in s or "\u2013" in s:
         s = _RANGE.sub("~", s)
     s = s.translate(translate_table())
     s = _LETTER_DIGIT.sub(" ", s)
+    if " k" in s:
+        s = _GLUED_4K.sub(r"\1 ", s)
     ascii_only = s.isascii()
     if not ascii_only or "part" in s or "season" in s or "chapter" in s or "vol" in s:
         s = _EN_SEQUEL.sub(_en_sub, s)
-    s = _ROMAN_ALWAYS.sub(_roman_sub, s)
+    s = _ROMAN_ALWAYS.sub(_roman_glued_sub, s)
     s = _SPACES.sub(_collapse, s).strip(" \x1e")
     breaks: list[int] = []
     colons: list[int] = []
     if not ascii_only:
         s = _SPACED_OUT.sub(lambda m: m.group(0).replace(" ", ""), s)
+        if "+" in s:
+            s = _PLUS_SPACED.sub(_unspace, s)
         s = _ROMAN_CJK.sub(_roman_sub, s)
         s = _CN_ORDINAL.sub(_cn_sub, s)
         s = _CN_TRAILING.sub(_cn_sub, s)
+        if " k" in s:
+            s = _GLUED_4K.sub(r"\1 ", s)  # "终结者二4K" is now "终结者24 k"
         if "第" in s and "部" in s:
             s = _PART_ORDINAL.sub(r"\1", s)
         s = _LETTER_DIGIT.sub(" ", s)  # "教父二d5" became "教父2d 5"

@@ -18,7 +18,10 @@ terms. Steps, each explainable in the decision's signals:
    the listing's year, else the newest wins and the others are named; a collection keeps
    every title it names.
 5. Only when nothing matched exactly, segments are looked up fuzzily (n-gram candidates from
-   the index, rapidfuzz similarity) to catch misspellings.
+   the index, rapidfuzz similarity) to catch misspellings: Latin titles against runs of whole
+   words only (filler words like "the" do not cut a run), with one typing slip allowed in a
+   title of 8+ letters; a title rejected exactly (another sequel or year) is never found
+   again as a typo.
 
 Settings: ``thresholds.min_match``, ``thresholds.fuzzy_latin``, ``thresholds.fuzzy_cjk`` and
 ``ambiguous_prefer`` of the matching configuration.
@@ -30,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from crawler.matching.config import MatchConfig
 from crawler.matching.index import STOPWORDS, CatalogIndex, Key, Title
@@ -57,6 +61,8 @@ _CJK_RUNS = re.compile(f"[{CJK_CLASS}]+|[a-z0-9]+")
 _DIGITS = re.compile(r"\d+")
 _ANY_DIGIT = re.compile(r"\d")
 _BOUNDARY = frozenset("|+~")
+_WORDS = re.compile(r"[^ |+~]+")
+LONG_WORD = 8  # letters: a title this long may be matched with one typing slip
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
@@ -132,7 +138,11 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
     collection_like = ("+" in text or bool(ranges)
                        or any("collection" in t.offers for t in terms) or len(accepted) > 1)
     if not accepted or collection_like:
-        accepted.extend(_fuzzy(masked, breaks, index, config, years, accepted, candidates))
+        # Filler words ("the", "and", "new") split segments for exact hits, but a misspelt
+        # title is looked for across them: "Save the Last Dancce".
+        soft = [(t.start, t.end) for t in terms if t.offers == ("noise",)]
+        loose = _mask(text, [s for s in spans if s not in soft]) if soft else masked
+        accepted.extend(_fuzzy(loose, breaks, index, config, years, accepted, candidates))
     if not accepted and collection_like:
         accepted = _franchise(text, index, terms, hits)
     else:
@@ -423,46 +433,95 @@ def _fuzzy(masked: str, breaks: frozenset[int], index: CatalogIndex, config: Mat
         if len(seg) < (4 if cjk else 6):
             continue
         probe = seg if cjk else _strip_stopwords(seg)
-        best: tuple[float, int] | None = None
+        # A title found exactly here and rejected (another sequel, another year) is no typo.
+        refused = {c.title.idx for c in candidates
+                   if (c.sequel_mismatch is not None or c.year_mismatch is not None)
+                   and c.start < seg_end and seg_start < c.end}
+        best: tuple[float, int, int, int] | None = None
         for key_id in index.candidates(probe):
             key = index.keys[key_id]
-            if key.short or key.specificity < 0.75:
+            if refused and not refused.isdisjoint(key.titles):
                 continue
-            target = key.text if key.cjk else _strip_stopwords(key.text)
+            if not _numbers_agree(key.text, probe):
+                continue  # a different sequel number is a different film, however close
+            if key.short or key.specificity < 0.75:
+                # One long word ("Unbreakable") may still be misspelt; short ones may not.
+                if key.cjk or " " in key.text or len(key.text) < LONG_WORD:
+                    continue
             if key.text in seg:
                 continue  # found exactly (and rejected, or it would be taken): not a typo
-            if not _numbers_agree(target, probe):
-                continue  # a different sequel number is a different film, however close
-            sim = fuzz.ratio(target, probe)
-            if len(probe) > len(target):
-                sim = max(sim, fuzz.partial_ratio(target, probe))
+            if key.cjk:
+                target = key.text
+                sim = fuzz.ratio(target, probe)
+                if len(probe) > len(target):
+                    sim = max(sim, fuzz.partial_ratio(target, probe))
+                span = (seg_start, seg_end)
+            else:
+                window = _word_window(key.text, masked, seg_start, seg_end)
+                if window is None:
+                    continue
+                sim, span = window
             need = config.thresholds["fuzzy_cjk" if key.cjk else "fuzzy_latin"]
             if sim >= need and (best is None or sim > best[0]):
-                best = (sim, key_id)
+                best = (sim, key_id, span[0], span[1])
         if best is None:
             continue
-        sim, key_id = best
+        sim, key_id, start, end = best
         key = index.keys[key_id]
         fit = min(1.0, len(key.text) / max(len(seg), 1))
         strength = (key.specificity + (1 - key.specificity) * fit) * sim / 100.0
         if strength < config.thresholds["min_match"]:
             continue
         title, ambiguous, year_match = _choose_title(key, index, listing_years)
-        out.append(Candidate(title=title, key=key, start=seg_start, end=seg_end, matched=seg,
-                             strength=round(strength, 4), fit=fit, fuzzy=round(sim, 1),
+        out.append(Candidate(title=title, key=key, start=start, end=end,
+                             matched=masked[start:end], strength=round(strength, 4), fit=fit,
+                             fuzzy=round(sim, 1),
                              year_match=year_match, ambiguous=ambiguous))
     return out
+
+
+def _word_window(target: str, masked: str, seg_start: int, seg_end: int
+                 ) -> tuple[float, tuple[int, int]] | None:
+    """The best similarity of a Latin title to a run of whole words of the segment, and where.
+
+    Whole words only, so a title never matches inside a longer word ("wood" in "hollywood"),
+    and words around the title (search keywords, seller filler) do not dilute it. A title of
+    at least ``LONG_WORD`` letters one typing slip away (a letter dropped, doubled, replaced or
+    two swapped: optimal string alignment distance 1) counts as 95 whatever its length.
+    """
+    words = [m.span() for m in _WORDS.finditer(masked, seg_start, seg_end)]
+    size = target.count(" ") + 1
+    bare = _strip_stopwords(target)
+    least = bare.count(" ") + 1 if bare else size
+    best: tuple[float, tuple[int, int]] | None = None
+    long_title = len(target.replace(" ", "")) >= LONG_WORD
+    for width in range(max(1, least - 1), min(size + 1, len(words)) + 1):
+        for i in range(len(words) - width + 1):
+            start, end = words[i][0], words[i + width - 1][1]
+            probe = masked[start:end]
+            if not _numbers_agree(target, probe):
+                continue  # a different sequel number is a different film, however close
+            sim = fuzz.ratio(target, probe)
+            if bare != target and sim < 100:  # "Harry Potter Goblet of Fire"
+                sim = max(sim, fuzz.ratio(bare, _strip_stopwords(probe)))
+            if long_title and sim < 95 and OSA.distance(target, probe, score_cutoff=1) <= 1:
+                sim = 95.0
+            if best is None or sim > best[0]:
+                best = (sim, (start, end))
+    return best
 
 
 def _compact(seg: str, seg_start: int, masked: str, index: CatalogIndex,
              years: list[int]) -> Candidate | None:
     """"Brave Heart" for "Braveheart": adjacent words that spell a title when joined."""
     words = seg.split()
-    if len(words) < 2 or not index.compact:
+    if not index.compact:
         return None
-    for size in (2, 3):
+    for size in (1, 2, 3):
         for i in range(len(words) - size + 1):
             joined = "".join(words[i:i + size])
+            if size == 1 and len(joined) < LONG_WORD:
+                continue
             key_id = index.compact.get(joined)
             if key_id is None:
                 continue
