@@ -44,7 +44,8 @@ app.add_typer(crawl_app, name="crawl")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(db_app, name="db")
 
-out = Console()
+# Piped or logged output is not cut at 80 columns: the summary tables are wider.
+out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 DbOption = Annotated[
@@ -187,8 +188,7 @@ def demo(
             )
             for name, url in server.urls.items():
                 out.print(f"demo marketplace [bold]{name}[/] at {url}")
-            if not verbose:
-                stack.enter_context(shared_progress(err))
+            progress = None if verbose else stack.enter_context(shared_progress(err))
             result = run_monitor_pass(
                 marketplace_urls=server.urls,
                 database_url=database.url,
@@ -204,11 +204,14 @@ def demo(
                 },
                 job="demo",
             )
+            if progress is not None:
+                progress.stop()
+            _print_summary(result, "Demo monitoring pass")
             if result.ok:  # the takedown queue: file, follow up, report (sites still up)
                 from crawler.takedown.demo import after_pass
 
+                out.rule("Takedown queue")
                 after_pass(database, server.urls, out)
-        _print_summary(result, "Demo monitoring pass")
         _judge_exit(result)
 
     guarded(run)

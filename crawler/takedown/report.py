@@ -17,6 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
@@ -108,13 +109,20 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+_SHORT = {"pending_review": "review", "acknowledged": "ack'd", "submitted": "filed"}
+
+
 def table(rows: list[ReportRow]) -> Table:
-    t = Table(title="Takedown requests", title_justify="left")
+    """Requests by state, acceptance, median time to removal, relisting and our own rejection
+    rate against the platform's good-faith threshold, per member and marketplace."""
+    t = Table(title="Takedown requests", title_justify="left", box=box.SIMPLE_HEAD)
     # Only the states some request is in: eight mostly-zero columns do not fit a terminal.
     states = [s for s in TAKEDOWN_STATES if any(r.states.get(s) for r in rows)]
-    for col in ("member", "marketplace", "total", *states, "accepted", "median removal",
-                "relisting", "our rejection rate"):
-        t.add_column(col, justify="left" if col in ("member", "marketplace") else "right")
+    t.add_column("member", no_wrap=True, max_width=20, overflow="ellipsis")
+    t.add_column("site", no_wrap=True, min_width=8)
+    for col in ("total", *(_SHORT.get(s, s) for s in states), "accepted", "median",
+                "relisted", "own rej."):
+        t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for r in rows:
         standing = r.good_standing
         rate = Text(_pct(r.rejection_rate),
