@@ -44,8 +44,9 @@ app.add_typer(crawl_app, name="crawl")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(db_app, name="db")
 
-# Piped or logged output is not cut at 80 columns: the summary tables are wider.
-out = Console(width=None if sys.stdout.isatty() else 120)
+# Piped or logged output is not cut at 80 columns (the summary tables are wider), unless
+# COLUMNS says how wide it should be.
+out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
 err = Console(stderr=True)
 
 DbOption = Annotated[
@@ -520,12 +521,14 @@ def db_upgrade(db: DbOption = None) -> None:
 def _register_module_commands() -> None:
     """Commands whose code lives beside what they drive (imported lazily by Typer's call)."""
     from crawler.evidence.cli import evidence_app
+    from crawler.ingest_cli import ingest as ingest_command
     from crawler.matching.cli import match as match_command
     from crawler.pages.cli_parse import parse as parse_command
     from crawler.takedown.cli import takedown_app
 
     app.command("match")(match_command)
     app.command("parse")(parse_command)
+    app.command("ingest")(ingest_command)
     app.add_typer(takedown_app, name="takedown")
     app.add_typer(evidence_app, name="evidence")
 

@@ -16,12 +16,49 @@ import logging
 from typing import Any
 
 from crawler.db.session import session_scope
-from crawler.items import CrawledListing
+from crawler.items import CrawledListing, ListingItem
 from crawler.matching.engine import ListingError
 from crawler.matching.store import engine_from_database
 from crawler.storage import database_from_settings
 
 logger = logging.getLogger(__name__)
+
+
+def engine_seller(engine: Any, marketplace: str | None, seller_id: str | None,
+                  seller_name: str | None) -> str | None:
+    """The seller as the authorised list names it: by id, else by name."""
+    for candidate in (seller_id, seller_name):
+        if candidate and engine.seller_status(marketplace, candidate).authorised_for:
+            return candidate
+    return seller_id or seller_name
+
+
+def decide_listing(engine: Any, member_of: dict[str, str], listing: ListingItem) -> dict[str, Any]:
+    """The engine's decision on ``listing`` as a dict, with ``member_catalog_ids``.
+
+    Raises :class:`~crawler.matching.engine.ListingError` for a listing the engine refuses.
+    """
+    decision = engine.match({
+        "id": listing.listing_id,
+        "marketplace": listing.marketplace,
+        "title": listing.title,
+        "price": listing.price,
+        "currency": listing.currency,
+        "seller": engine_seller(engine, listing.marketplace, listing.seller_id,
+                                listing.seller_name),
+        "url": listing.url,
+        "description": listing.description,
+    })
+    result = decision.as_dict()
+    # A collection can name several members' works: one match row each, naming its own.
+    by_member: dict[str, list[str]] = {}
+    for catalog_id in result["catalog_ids"]:
+        if catalog_id in member_of:
+            by_member.setdefault(member_of[catalog_id], []).append(catalog_id)
+    if result["member"] and result["member"] not in by_member:
+        by_member[result["member"]] = [result["catalog_id"]] if result["catalog_id"] else []
+    result["member_catalog_ids"] = by_member
+    return result
 
 
 class MatchPipeline:
@@ -48,14 +85,6 @@ class MatchPipeline:
         # The index is built once and lives for the crawl: keep the collector off it.
         gc.freeze()
 
-    def _seller(self, marketplace: str | None, seller_id: str | None,
-                seller_name: str | None) -> str | None:
-        """The seller as the authorised list names it: by id, else by name."""
-        for candidate in (seller_id, seller_name):
-            if candidate and self.engine.seller_status(marketplace, candidate).authorised_for:
-                return candidate
-        return seller_id or seller_name
-
     def process_item(self, item: Any) -> Any:
         if self.engine is None or not isinstance(item, CrawledListing):
             return item
@@ -63,31 +92,13 @@ class MatchPipeline:
         if listing.status != "active":
             return item
         try:
-            decision = self.engine.match({
-                "id": listing.listing_id,
-                "marketplace": listing.marketplace,
-                "title": listing.title,
-                "price": listing.price,
-                "currency": listing.currency,
-                "seller": self._seller(listing.marketplace, listing.seller_id,
-                                       listing.seller_name),
-                "url": listing.url,
-                "description": listing.description,
-            })
+            result = decide_listing(self.engine, self.member_of, listing)
         except ListingError as exc:
             self.crawler.stats.inc_value("reelguard/match/skipped")
             logger.warning("not matched %s: %s", listing.url, exc)
             return item
-        result = decision.as_dict()
         item.decision = result
-        # A collection can name several members' works: one match row each, naming its own.
-        by_member: dict[str, list[str]] = {}
-        for catalog_id in result["catalog_ids"]:
-            if catalog_id in self.member_of:
-                by_member.setdefault(self.member_of[catalog_id], []).append(catalog_id)
-        if result["member"] and result["member"] not in by_member:
-            by_member[result["member"]] = [result["catalog_id"]] if result["catalog_id"] else []
-        result["member_catalog_ids"] = by_member
+        by_member = result["member_catalog_ids"]
         item.members = sorted(by_member)
         self.crawler.stats.inc_value(f"reelguard/match/{result['decision']}")
         return item
