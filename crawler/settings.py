@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from crawler import __version__
 from crawler.browser.launch import launch_options
+from crawler.profiles import download_slots, load_profiles, profiles_path
 
 BOT_NAME = "reelguard"
 SPIDER_MODULES = ["spiders"]
@@ -38,6 +39,10 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 DEPTH_LIMIT = 50
+# Per-marketplace politeness (concurrency, delay of each marketplace's download slot) from the
+# marketplace profiles (crawler/marketplaces.yaml, or REELGUARD_PROFILES in the environment);
+# crawler.monitor.runner recomputes it when REELGUARD_PROFILES is given as a setting.
+DOWNLOAD_SLOTS = download_slots(load_profiles(profiles_path()))
 
 # -- Attack surface off -------------------------------------------------------------------------
 TELNETCONSOLE_ENABLED = False
@@ -94,6 +99,7 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 REELGUARD_DATABASE_URL = None  # default sqlite:///var/reelguard.db, env REELGUARD_DATABASE_URL
 REELGUARD_ALLOWED_PRIVATE_HOSTS: list[str] = []  # hosts allowed to resolve to private addresses
 REELGUARD_MARKETPLACE_URLS: dict[str, str] = {}  # marketplace -> base URL override
+REELGUARD_PROFILES = None  # a marketplaces.yaml replacing bundled profiles (env REELGUARD_PROFILES)
 REELGUARD_BLOCK_RETRY_TIMES = 4
 REELGUARD_BLOCK_BACKOFF = 2.0  # seconds added to the slot's delay at each block, doubled
 REELGUARD_MAX_BLOCKED = 200  # stop the crawl after this many block pages (0: never)

@@ -7,8 +7,14 @@ marketplace, whatever the host), an errback that records the failure, and decide
 whether the browser is needed: ``REELGUARD_BROWSER=auto`` fetches over HTTP and re-fetches in
 the browser only a page that says it needs JavaScript (``SearchResults.needs_browser``).
 
+Each marketplace's profile (``crawler.profiles``) gives its default base URL (used when
+``REELGUARD_MARKETPLACE_URLS`` has none), its browser mode (used when ``REELGUARD_BROWSER`` is
+``auto``), its page limit, and the login session the user supplied: browser requests then use a
+Playwright context named after the marketplace created with the ``storage_state`` file, HTTP
+requests carry the session's cookies for the hosts they match.
+
 Settings: ``REELGUARD_MARKETPLACE_URLS``, ``REELGUARD_BROWSER``, ``REELGUARD_FOLLOW_LISTINGS``,
-``REELGUARD_MAX_SEARCH_PAGES``, ``REELGUARD_MAX_SHOP_PAGES``.
+``REELGUARD_MAX_SEARCH_PAGES``, ``REELGUARD_MAX_SHOP_PAGES``, ``REELGUARD_PROFILES``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -30,6 +36,7 @@ from crawler.exceptions import ConfigError, UnknownMarketplace
 from crawler.items import CrawledListing, ListingItem, RemovedListing
 from crawler.pages import KNOWN_MARKETPLACES, get_pages
 from crawler.pages.adapter import to_page_input
+from crawler.profiles import MarketplaceProfile, load_profiles, profiles_path
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -66,6 +73,7 @@ class MarketplaceSpider(scrapy.Spider):
 
     rg: ReelguardConfig
     base_urls: dict[str, str]
+    profiles: dict[str, MarketplaceProfile]
 
     def __init__(self, marketplace: str = "all", run_id: str | int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -85,9 +93,14 @@ class MarketplaceSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> MarketplaceSpider:
         spider: MarketplaceSpider = super().from_crawler(crawler, *args, **kwargs)
         spider.rg = ReelguardConfig.from_settings(crawler.settings)
-        urls = spider.rg.marketplace_urls
+        spider.profiles = load_profiles(profiles_path(crawler.settings))
+        defaults = {m: p.base_url for m, p in spider.profiles.items() if p.base_url}
+        explicit = spider.rg.marketplace_urls
+        # A marketplace named explicitly (-m taobao) may use its profile's default base URL;
+        # "all" means the marketplaces given URLs (the demo sites always need one).
+        urls = {**{m: defaults[m] for m in spider.marketplaces if m in defaults}, **explicit}
         if not spider.marketplaces:
-            spider.marketplaces = [m for m in KNOWN_MARKETPLACES if m in urls]
+            spider.marketplaces = [m for m in KNOWN_MARKETPLACES if m in explicit]
             if not spider.marketplaces:
                 raise ConfigError(
                     "no marketplace to crawl: set REELGUARD_MARKETPLACE_URLS "
@@ -116,7 +129,10 @@ class MarketplaceSpider(scrapy.Spider):
         dont_filter: bool = False,
         priority: int = 0,
     ) -> scrapy.Request:
-        use_browser = self.rg.browser == "always" or (browser and self.rg.browser != "never")
+        mode = self.browser_mode(marketplace)
+        use_browser = mode == "always" or (browser and mode != "never")
+        profile = self.profiles.get(marketplace) if hasattr(self, "profiles") else None
+        cookies: dict[str | bytes, str | bytes | bool | float | int] = {}
         full_meta: dict[str, Any] = {
             "marketplace": marketplace,
             "download_slot": marketplace,
@@ -130,9 +146,18 @@ class MarketplaceSpider(scrapy.Spider):
             full_meta["playwright"] = True
             full_meta["playwright_page_methods"] = [BROWSER_WAIT] if browser else []
             full_meta["fetched_via"] = "browser"
+            if profile is not None and profile.storage_state is not None:
+                # The user's login session: a context of its own, created from the state file.
+                full_meta["playwright_context"] = marketplace
+                full_meta["playwright_context_kwargs"] = {
+                    "storage_state": str(profile.storage_state)
+                }
         else:
             full_meta.pop("playwright", None)
             full_meta["fetched_via"] = "http"
+            if profile is not None:
+                # The user's session cookies, only for the hosts their domains cover.
+                cookies.update(profile.cookies_for(urlsplit(url).hostname))
         return scrapy.Request(
             url,
             callback=callback,
@@ -140,14 +165,29 @@ class MarketplaceSpider(scrapy.Spider):
             meta=full_meta,
             dont_filter=dont_filter,
             priority=priority,
+            cookies=cookies or None,
         )
+
+    def browser_mode(self, marketplace: str) -> str:
+        """``REELGUARD_BROWSER``, unless it is ``auto`` and the profile says otherwise."""
+        profiles = getattr(self, "profiles", None) or {}
+        if self.rg.browser == "auto" and marketplace in profiles:
+            return profiles[marketplace].browser
+        return self.rg.browser
+
+    def page_limit(self, marketplace: str, setting: int) -> int:
+        """Result pages to open: the setting, capped by the profile's ``max_pages``."""
+        profile = (getattr(self, "profiles", None) or {}).get(marketplace)
+        if profile is not None and profile.max_pages is not None:
+            return min(setting, profile.max_pages)
+        return setting
 
     def refetch_in_browser(self, response: Response) -> scrapy.Request | None:
         """The same request through the browser, or ``None`` when the browser is off."""
         if response.meta.get("fetched_via") == "browser":
             return None
         assert self.crawler.stats is not None
-        if self.rg.browser == "never":
+        if self.browser_mode(response.meta.get("marketplace", "")) == "never":
             # Not an error, but the run must say that it could not see this page's results.
             self.crawler.stats.inc_value("reelguard/browser/needed_but_off")
             self.event(

@@ -59,7 +59,7 @@ class StorefrontSpider(MarketplaceSpider):
                 yield self.listing_request(card, marketplace, "storefront", None)
             else:
                 yield self.with_context(card, response, "storefront")
-        if shop.next_page_url and index + 1 < self.rg.max_shop_pages:
+        if shop.next_page_url and index + 1 < self.page_limit(marketplace, self.rg.max_shop_pages):
             yield self.make_request(
                 shop.next_page_url,
                 marketplace,

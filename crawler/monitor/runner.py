@@ -38,6 +38,12 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
     settings.setmodule("crawler.settings", priority="project")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
+    if "DOWNLOAD_SLOTS" not in (overrides or {}):
+        from crawler.profiles import download_slots, load_profiles, profiles_path
+
+        # Politeness per marketplace from its profile (validated here, before any crawl).
+        slots = download_slots(load_profiles(profiles_path(settings)))
+        settings.set("DOWNLOAD_SLOTS", slots, priority="project")
     return settings
 
 
