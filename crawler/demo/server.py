@@ -104,7 +104,7 @@ class ServerThread:
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self.sock]))
 
-    def start(self) -> ServerThread:
+    def start(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -172,7 +172,7 @@ class DemoServerProcess:
         self.urls: dict[str, str] = {}
         self.proc: subprocess.Popen[str] | None = None
 
-    def start(self) -> DemoServerProcess:
+    def start(self) -> Self:
         args = [
             sys.executable,
             "-m",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from crawler.catalog.importer import AuthorizedSeller, CatalogEntry
 from crawler.db.models import AuthorizedSeller as AuthorizedRow
 from crawler.db.models import CatalogTitle, Match
-from crawler.db.repo import _insert
+from crawler.db.sql import _insert
 from crawler.matching.config import MatchConfig
 from crawler.matching.engine import MatchEngine
 
