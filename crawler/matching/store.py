@@ -10,6 +10,7 @@ Settings: none (the caller passes the session and the matching configuration pat
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from crawler.catalog.importer import AuthorizedSeller, CatalogEntry
 from crawler.db.models import AuthorizedSeller as AuthorizedRow
 from crawler.db.models import CatalogTitle, Match
-from crawler.db.sql import _insert
+from crawler.db.sql import _binds, _dialect, _params, _scalar, _table_insert
 from crawler.matching.config import MatchConfig
 from crawler.matching.engine import MatchEngine
 
@@ -68,6 +69,8 @@ def upsert_match(
     """
     own = (decision.get("member_catalog_ids") or {}).get(member) or []
     values = {
+        "listing_id": listing_db_id,
+        "member": member,
         "catalog_id": own[0] if own else decision.get("catalog_id"),
         "catalog_ids": list(decision.get("catalog_ids") or []) or None,
         "decision": decision["decision"],
@@ -75,11 +78,24 @@ def upsert_match(
         "signals": list(decision.get("signals") or []) or None,
         "engine_version": ENGINE_VERSION,
         "run_id": run_id,
+        "first_decided_at": now,
         "decided_at": now,
     }
-    stmt = _insert(session, Match).values(
-        listing_id=listing_db_id, member=member, first_decided_at=now, **values
-    )
-    session.execute(
-        stmt.on_conflict_do_update(index_elements=["listing_id", "member"], set_=values)
+    _scalar(session, _match_upsert(_dialect(session)), _params(values))
+
+
+_MATCH_COLUMNS = (
+    "listing_id", "member", "catalog_id", "catalog_ids", "decision", "score", "signals",
+    "engine_version", "run_id", "first_decided_at", "decided_at",
+)  # fmt: skip
+_MATCH_UPDATED = _MATCH_COLUMNS[2:9] + ("decided_at",)
+
+
+@functools.cache
+def _match_upsert(dialect: str) -> Any:
+    """Built once per dialect (it runs for every matched listing), as the repo's upserts are."""
+    stmt = _table_insert(dialect, Match).values(_binds(Match, _MATCH_COLUMNS))
+    return stmt.on_conflict_do_update(
+        index_elements=["listing_id", "member"],
+        set_={name: stmt.excluded[name] for name in _MATCH_UPDATED},
     )
