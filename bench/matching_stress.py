@@ -393,7 +393,7 @@ def generate(members: list[dict], others: list[dict], sample: list[dict], rng: r
             assert alias is not None
             w.add(name, _with_format(vary(alias, rng), rng, True), [f["id"]], True, cjk=True)
 
-    ident = lambda t, r: t  # noqa: E731
+    ident = lambda t, r: t
     en_family("en_plain", ident)
     cn_family("cn_plain", ident)
     cn_family("cn_traditional", traditional)

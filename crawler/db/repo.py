@@ -365,22 +365,24 @@ def _observation_upsert(dialect: str) -> Any:
 
 
 
-# Split by concern; re-exported so ``repo.<name>`` stays the one entry point for callers.
-from crawler.db.catalog import (  # noqa: E402
+# Split by concern; re-exported (``import x as x``, for mypy) so ``repo.<name>`` stays the one
+# entry point for callers.
+# ruff: noqa: PLC0414
+from crawler.db.catalog import (
     replace_authorized_sellers as replace_authorized_sellers,
 )
-from crawler.db.catalog import upsert_catalog_titles as upsert_catalog_titles  # noqa: E402
-from crawler.db.reports import ListingRow as ListingRow  # noqa: E402
-from crawler.db.reports import counts as counts  # noqa: E402
-from crawler.db.reports import list_listings as list_listings  # noqa: E402
-from crawler.db.reports import (  # noqa: E402
+from crawler.db.catalog import upsert_catalog_titles as upsert_catalog_titles
+from crawler.db.reports import ListingRow as ListingRow
+from crawler.db.reports import counts as counts
+from crawler.db.reports import list_listings as list_listings
+from crawler.db.reports import (
     listing_stats_by_marketplace as listing_stats_by_marketplace,
 )
-from crawler.db.runs import STAT_BLOCKED as STAT_BLOCKED  # noqa: E402
-from crawler.db.runs import STAT_ERRORS as STAT_ERRORS  # noqa: E402
-from crawler.db.runs import STAT_LISTINGS as STAT_LISTINGS  # noqa: E402
-from crawler.db.runs import STAT_PAGES as STAT_PAGES  # noqa: E402
-from crawler.db.runs import finish_run as finish_run  # noqa: E402
-from crawler.db.runs import record_event as record_event  # noqa: E402
-from crawler.db.runs import start_run as start_run  # noqa: E402
-from crawler.db.sql import json_safe as json_safe  # noqa: E402
+from crawler.db.runs import STAT_BLOCKED as STAT_BLOCKED
+from crawler.db.runs import STAT_ERRORS as STAT_ERRORS
+from crawler.db.runs import STAT_LISTINGS as STAT_LISTINGS
+from crawler.db.runs import STAT_PAGES as STAT_PAGES
+from crawler.db.runs import finish_run as finish_run
+from crawler.db.runs import record_event as record_event
+from crawler.db.runs import start_run as start_run
+from crawler.db.sql import json_safe as json_safe

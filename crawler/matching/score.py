@@ -444,10 +444,11 @@ def _fuzzy(masked: str, breaks: frozenset[int], index: CatalogIndex, config: Mat
                 continue
             if not _numbers_agree(key.text, probe):
                 continue  # a different sequel number is a different film, however close
-            if key.short or key.specificity < 0.75:
-                # One long word ("Unbreakable") may still be misspelt; short ones may not.
-                if key.cjk or " " in key.text or len(key.text) < LONG_WORD:
-                    continue
+            # One long word ("Unbreakable") may still be misspelt; short ones may not.
+            if (key.short or key.specificity < 0.75) and (
+                key.cjk or " " in key.text or len(key.text) < LONG_WORD
+            ):
+                continue
             if key.text in seg:
                 continue  # found exactly (and rejected, or it would be taken): not a typo
             if key.cjk:

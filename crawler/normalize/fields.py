@@ -14,7 +14,9 @@ import unicodedata
 MAX_TITLE = 1000
 MAX_TEXT = 20000
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+)
 _NUMBER = re.compile(r"\d[\d,\s]*(?:\.\d+)?|\.\d+")
 
 # Longest symbols first so "US $" wins over "$".
@@ -23,7 +25,7 @@ _CURRENCY_MARKS: list[tuple[str, str]] = [
     ("AU $", "AUD"), ("AU$", "AUD"), ("A$", "AUD"), ("HK$", "HKD"), ("NT$", "TWD"),
     ("RMB", "CNY"), ("CNY", "CNY"), ("元", "CNY"), ("EUR", "EUR"), ("€", "EUR"),
     ("GBP", "GBP"), ("£", "GBP"), ("JPY", "JPY"), ("円", "JPY"), ("₪", "ILS"), ("ILS", "ILS"),
-    ("₩", "KRW"), ("₹", "INR"), ("¥", "?YEN"), ("￥", "?YEN"), ("$", "?DOLLAR"),
+    ("₩", "KRW"), ("₹", "INR"), ("₽", "RUB"), ("¥", "?YEN"), ("￥", "?YEN"), ("$", "?DOLLAR"),
 ]  # fmt: skip
 
 
@@ -44,20 +46,99 @@ def normalize_title(title: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
 
 
-def parse_price(text: str | None, default_currency: str | None = None) -> tuple[float | None, str | None]:
-    """``"¥25.00"`` -> ``(25.0, "CNY")`` on a CNY site; a range gives its lower bound.
+_ISO_CODES = frozenset(
+    [
+        "USD",
+        "EUR",
+        "GBP",
+        "CNY",
+        "RMB",
+        "JPY",
+        "IDR",
+        "ILS",
+        "AUD",
+        "CAD",
+        "HKD",
+        "TWD",
+        "SGD",
+        "MYR",
+        "PHP",
+        "INR",
+        "KRW",
+        "RUB",
+        "BRL",
+        "MXN",
+        "CHF",
+        "SEK",
+        "NOK",
+        "DKK",
+        "PLN",
+        "CZK",
+        "HUF",
+        "TRY",
+        "THB",
+        "VND",
+        "NZD",
+        "ZAR",
+        "AED",
+        "SAR",
+    ]
+)
+_CODE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
+# Digit groups joined by "." or ","; a space-like separator only before a group of exactly
+# three digits ("1 614 898,07"), so "25.00 30.00" stays two amounts.
+_AMOUNT = re.compile(r"\d+(?:(?:[.,]|[\u00a0\u202f' ](?=\d{3}(?!\d)))\d+)*|\.\d+")
 
-    Ambiguous symbols (``¥``, ``$``) take the marketplace's currency when it uses that symbol
-    family, else the common reading (CNY, USD).
+
+def parse_amount(token: str) -> float | None:
+    """``"1,614,898.07"`` -> 1614898.07, ``"97,39"`` -> 97.39, ``"1.234,50"`` -> 1234.5.
+
+    The decimal mark is the last of ``.``/``,`` when both appear; a lone ``,`` is decimal only
+    when one or two digits follow it (``"1,299"`` is a thousand and more); several ``.`` are
+    thousands separators.
+    """
+    token = re.sub(r"[\u00a0\u202f' ]", "", token)
+    decimal: str | None
+    if "," in token and "." in token:
+        decimal = "," if token.rfind(",") > token.rfind(".") else "."
+    elif "," in token:
+        tail = token.rpartition(",")[2]
+        decimal = "," if token.count(",") == 1 and len(tail) in (1, 2) else None
+    elif token.count(".") > 1:
+        decimal = None
+    else:
+        decimal = "."
+    for sep in {",", "."} - ({decimal} if decimal else set()):
+        token = token.replace(sep, "")
+    if decimal == ",":
+        token = token.replace(",", ".")
+    try:
+        return round(float(token), 2)
+    except ValueError:
+        return None
+
+
+def parse_price(
+    text: str | None, default_currency: str | None = None
+) -> tuple[float | None, str | None]:
+    """``"¥25.00"`` -> ``(25.0, "CNY")`` on a CNY site; ``"€ 97,39 - 128,72"`` -> ``(97.39,
+    "EUR")``; ``"IDR1,614,898.07"`` -> ``(1614898.07, "IDR")``. A range gives its lower bound.
+
+    An ISO code on the page wins; ambiguous symbols (``¥``, ``$``) take the marketplace's
+    currency when it uses that symbol family, else the common reading (CNY, USD).
     """
     if not text:
         return None, default_currency
-    shown = unicodedata.normalize("NFKC", text)
+    shown = unicodedata.normalize("NFKC", text[:MAX_TITLE])
+    code = next((c for c in _CODE.findall(shown) if c in _ISO_CODES), None)
     currency = None
-    for mark, code in _CURRENCY_MARKS:
-        if mark in shown or mark in text:
-            currency = code
-            break
+    if code:
+        currency = "CNY" if code == "RMB" else code
+    else:
+        for mark, mark_code in _CURRENCY_MARKS:
+            if mark in shown:
+                currency = mark_code
+                break
     if currency == "?YEN":
         currency = default_currency if default_currency in ("CNY", "JPY") else "CNY"
     elif currency == "?DOLLAR":
@@ -65,17 +146,11 @@ def parse_price(text: str | None, default_currency: str | None = None) -> tuple[
         currency = default_currency if default_currency in dollars else "USD"
     elif currency is None:
         currency = default_currency
-    match = _NUMBER.search(shown)
-    if not match:
-        return None, currency
-    raw = re.sub(r"[,\s]", "", match.group(0))
-    try:
-        value = float(raw)
-    except ValueError:
-        return None, currency
-    if "万" in shown[match.end(): match.end() + 2]:
-        value *= 10000
-    return round(value, 2), currency
+    match = _AMOUNT.search(shown)
+    value = parse_amount(match.group(0)) if match else None
+    if value is not None and match and "万" in shown[match.end() : match.end() + 2]:
+        value = round(value * 10000, 2)
+    return value, currency
 
 
 def parse_count(text: str | None) -> int | None:
@@ -91,7 +166,7 @@ def parse_count(text: str | None) -> int | None:
         value = float(raw)
     except ValueError:
         return None
-    tail = shown[match.end(): match.end() + 2].lower()
+    tail = shown[match.end() : match.end() + 2].lower()
     if tail.startswith("万"):
         value *= 10000
     elif tail.startswith("k"):

@@ -75,12 +75,35 @@ _META_CHARSET = re.compile(
 )
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.\-]+)""", re.IGNORECASE)
 _HEAD_END = re.compile(rb"</head\s*>|<body[\s>]", re.IGNORECASE)
-_LEGACY_MULTIBYTE = {"gb18030", "gbk", "gb2312", "euc_jp", "shift_jis", "cp932", "big5", "big5hkscs", "euc_kr", "cp949", "iso2022_jp"}
+_LEGACY_MULTIBYTE = {
+    "gb18030",
+    "gbk",
+    "gb2312",
+    "euc_jp",
+    "shift_jis",
+    "cp932",
+    "big5",
+    "big5hkscs",
+    "euc_kr",
+    "cp949",
+    "iso2022_jp",
+}
 # What browsers actually decode these labels as (WHATWG encoding standard).
-_SUPERSETS = {"gbk": "gb18030", "gb2312": "gb18030", "shift_jis": "cp932", "big5": "big5hkscs", "euc_kr": "cp949", "ascii": "cp1252", "latin_1": "cp1252", "iso8859_1": "cp1252"}
+_SUPERSETS = {
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "shift_jis": "cp932",
+    "big5": "big5hkscs",
+    "euc_kr": "cp949",
+    "ascii": "cp1252",
+    "latin_1": "cp1252",
+    "iso8859_1": "cp1252",
+}
 _SNIFF_ORDER = ("gb18030", "euc_jp", "cp932", "big5hkscs", "cp949", "cp1252")
 
-_LINK_CANONICAL = re.compile(r"""<link\b[^>]*\brel\s*=\s*["']?canonical["']?[^>]*>""", re.IGNORECASE)
+_LINK_CANONICAL = re.compile(
+    r"""<link\b[^>]*\brel\s*=\s*["']?canonical["']?[^>]*>""", re.IGNORECASE
+)
 _OG_URL = re.compile(r"""<meta\b[^>]*(?:property|name)\s*=\s*["']og:url["'][^>]*>""", re.IGNORECASE)
 _BASE = re.compile(r"""<base\b[^>]*>""", re.IGNORECASE)
 _HREF = re.compile(r"""\b(?:href|content)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
@@ -160,9 +183,13 @@ def _errors(body: bytes, codec: str) -> int:
 
 def decode_html(body: bytes, headers: Any = None) -> tuple[str, str]:
     """``(text, encoding)`` of an HTML page: BOM, HTTP charset, declared charset, then sniffing."""
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if body.startswith(bom):
-            return body[len(bom):].decode(codec, errors="replace"), codec
+            return body[len(bom) :].decode(codec, errors="replace"), codec
     ctype = _header(headers, "Content-Type") or ""
     m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:\-]+)", ctype, re.IGNORECASE)
     from_header = _codec(m.group(1)) if m else None
@@ -242,50 +269,13 @@ def detect_marketplace(html: bytes | str, url: str | None = None) -> str | None:
 
 
 # -- prices -----------------------------------------------------------------------------------
-_ISO_CODES = frozenset(
-    ["USD", "EUR", "GBP", "CNY", "RMB", "JPY", "IDR", "ILS", "AUD", "CAD", "HKD", "TWD", "SGD", "MYR", "PHP", "INR", "KRW", "RUB", "BRL", "MXN", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "TRY", "THB", "VND", "NZD", "ZAR", "AED", "SAR"]
-)
-_CODE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
-_AMOUNT = re.compile(r"\d(?:[\d.,'\u00a0\u202f ]*\d)?")
-
-
-def _amount(token: str) -> float | None:
-    token = re.sub(r"[\u00a0\u202f' ]", "", token)
-    decimal: str | None
-    if "," in token and "." in token:
-        decimal = "," if token.rfind(",") > token.rfind(".") else "."
-    elif "," in token:
-        tail = token.rpartition(",")[2]
-        decimal = "," if token.count(",") == 1 and len(tail) in (1, 2) else None
-    elif token.count(".") > 1:
-        decimal = None
-    else:
-        decimal = "."
-    thousands = {",", "."} - ({decimal} if decimal else set())
-    for sep in thousands:
-        token = token.replace(sep, "")
-    if decimal == ",":
-        token = token.replace(",", ".")
-    try:
-        return round(float(token), 2)
-    except ValueError:
-        return None
-
-
-def price_value(text: str | None, default_currency: str | None = None) -> tuple[float | None, str | None]:
-    """``"¥2288.00"`` -> ``(2288.0, "CNY")``; ``"€ 97,39 - 128,72"`` -> ``(97.39, "EUR")``;
-    ``"IDR1,614,898.07"`` -> ``(1614898.07, "IDR")``. A range gives its lower bound."""
+def price_value(
+    text: str | None, default_currency: str | None = None
+) -> tuple[float | None, str | None]:
+    """``parse_price`` for ``reelguard parse``: no price shown gives no currency either."""
     if not text:
         return None, None
-    code = next((c for c in _CODE.findall(text) if c in _ISO_CODES), None)
-    _, currency = parse_price(text, default_currency)
-    if code:
-        currency = "CNY" if code == "RMB" else code
-    match = _AMOUNT.search(text)
-    value = _amount(match.group(0)) if match else None
-    if match and value is not None and "万" in text[match.end(): match.end() + 2]:
-        value = round(value * 10000, 2)
-    return value, currency
+    return parse_price(text, default_currency)
 
 
 # -- parse ------------------------------------------------------------------------------------
@@ -337,11 +327,25 @@ def analyse_saved_page(
     name = marketplace or detect_marketplace(text, url)
     where = url or declared_url
     if not name:
-        return ParseOutcome(None, "unknown", message="cannot tell which marketplace this page is from (pass --marketplace)", encoding=encoding, url=where)
+        return ParseOutcome(
+            None,
+            "unknown",
+            message="cannot tell which marketplace this page is from (pass --marketplace)",
+            encoding=encoding,
+            url=where,
+        )
     if name not in KNOWN_MARKETPLACES:
-        return ParseOutcome(name, "unknown", message=f"no page objects for marketplace {name!r}", encoding=encoding, url=where)
+        return ParseOutcome(
+            name,
+            "unknown",
+            message=f"no page objects for marketplace {name!r}",
+            encoding=encoding,
+            url=where,
+        )
     pages = get_pages(name)
-    base = getattr(importlib.import_module(f"crawler.pages.{name}"), "BASE_URL", f"https://www.{name}.com")
+    base = getattr(
+        importlib.import_module(f"crawler.pages.{name}"), "BASE_URL", f"https://www.{name}.com"
+    )
     response = HttpResponse(
         url=where or base,
         body=body,
@@ -356,7 +360,9 @@ def analyse_saved_page(
             results = _run(pages.search_page(response=response))
             if results.needs_browser:
                 outcome.kind = "unknown"
-                outcome.message = "the search results are rendered by JavaScript: fetch the page with the browser"
+                outcome.message = (
+                    "the search results are rendered by JavaScript: fetch the page with the browser"
+                )
                 return outcome
             outcome.items = [_item_dict(x, pages.currency) for x in results.listings]
             outcome.next_page = results.next_page_url
@@ -377,7 +383,9 @@ def analyse_saved_page(
         else:
             if kind != "unknown":
                 outcome.kind = "unknown"
-            outcome.message = f"{name}: page layout not recognised (not a search, item or block page)"
+            outcome.message = (
+                f"{name}: page layout not recognised (not a search, item or block page)"
+            )
     except ExtractionError as exc:
         outcome.kind = "unknown"
         outcome.items = []
@@ -386,6 +394,8 @@ def analyse_saved_page(
     return outcome
 
 
-def parse_saved_page(body: bytes, url: str | None = None, marketplace: str | None = None) -> dict[str, Any]:
+def parse_saved_page(
+    body: bytes, url: str | None = None, marketplace: str | None = None
+) -> dict[str, Any]:
     """``{"marketplace", "kind", "items", "next_page"}`` for a page saved to disk."""
     return analyse_saved_page(body, url=url, marketplace=marketplace).as_dict()
