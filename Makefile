@@ -16,12 +16,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-# Playwright cannot download its browser here: use Debian's chromium by path.
+# Playwright cannot download its browser here: use Debian's chromium by path, with CJK fonts
+# so that screenshots of Chinese and Japanese listings (evidence) show their text.
 browser:
-	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then :; else \
-	  echo "installing Debian's chromium"; \
+	@if { [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; } && \
+	  fc-list 2>/dev/null | grep -qi 'cjk'; then :; else \
+	  echo "installing Debian's chromium and CJK fonts"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    chromium fonts-noto-cjk >/dev/null; \
 	fi
 
 demo: setup

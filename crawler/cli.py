@@ -213,6 +213,10 @@ def demo(
 
                 out.rule("Takedown queue")
                 after_pass(database, server.urls, out)
+                from crawler.sellers.demo import after_pass as sellers_after_pass
+
+                out.rule("Sellers, licences and linked accounts")
+                sellers_after_pass(database, out)
         _judge_exit(result)
 
     guarded(run)
@@ -309,6 +313,10 @@ def _crawl(spider: str, marketplace: str, urls: list[str] | None, demo_sites: bo
                 spider_args={"marketplace": marketplace, **spider_args}, overrides=overrides,
             )
         _print_summary(result, f"crawl {spider}")
+        if result.ok:
+            from crawler.sellers.refresh import refresh_and_report
+
+            refresh_and_report(db, out)
         _judge_exit(result)
 
     guarded(run)
@@ -413,6 +421,10 @@ def monitor_run(config: ConfigOpt = DEMO_CONFIG, db: DbOption = None,
                 job=f"monitor:{cfg.name}",
             )
         _print_summary(result, f"Monitoring pass {cfg.name}")
+        if result.ok:
+            from crawler.sellers.refresh import refresh_and_report
+
+            refresh_and_report(database.url, out)
         _judge_exit(result)
 
     guarded(run)
@@ -522,15 +534,24 @@ def _register_module_commands() -> None:
     """Commands whose code lives beside what they drive (imported lazily by Typer's call)."""
     from crawler.evidence.cli import evidence_app
     from crawler.ingest_cli import ingest as ingest_command
+    from crawler.investigate.cli import case_app, investigate
+    from crawler.licences.cli import licences as licences_command
+    from crawler.linking.cli import links as links_command
     from crawler.matching.cli import match as match_command
     from crawler.pages.cli_parse import parse as parse_command
+    from crawler.sellers.cli import sellers_app
     from crawler.takedown.cli import takedown_app
 
     app.command("match")(match_command)
     app.command("parse")(parse_command)
     app.command("ingest")(ingest_command)
+    app.command("links")(links_command)
     app.add_typer(takedown_app, name="takedown")
     app.add_typer(evidence_app, name="evidence")
+    app.command("investigate")(investigate)
+    app.add_typer(case_app, name="case")
+    app.add_typer(sellers_app, name="sellers")
+    app.command("licences")(licences_command)
 
 
 _register_module_commands()

@@ -76,3 +76,28 @@ class EvidenceError(ReelguardError):
     """Evidence that cannot be exported or found (an unknown request, a tampered artefact)."""
 
     exit_code = 1
+
+
+class UnknownSeller(ConfigError):
+    """A seller the marketplace does not know (its storefront is missing, e.g. HTTP 404)."""
+
+    def __init__(self, marketplace: str, seller: str, detail: str) -> None:
+        self.marketplace = marketplace
+        self.seller = seller
+        super().__init__(f"{marketplace}: no seller {seller!r}: {detail}")
+
+
+class StorefrontBlocked(CrawlFailed):
+    """A storefront served only login walls, captchas or rate-limit pages."""
+
+    def __init__(self, marketplace: str, seller: str, detail: str) -> None:
+        self.marketplace = marketplace
+        self.seller = seller
+        super().__init__(f"{marketplace}: the storefront of {seller!r} is blocked: {detail}")
+
+
+class LicenceRegisterError(CatalogError):
+    """A licence register file (CSV) that cannot be loaded; lists every problem by line.
+
+    Exit code 3, like every refused input file (catalogue, authorised sellers, register).
+    """

@@ -74,6 +74,27 @@ class SellerItem:
     has_licence_block: bool = False
     marketplace: str | None = None
 
+    def __post_init__(self) -> None:
+        # The response the shop page came from, set by the storefront spider for evidence of
+        # the licence block (pipelines/licence.py). Deliberately not a dataclass field: it is
+        # never stored, serialised (``asdict``, the page-object fixtures, ``profile``) or copied.
+        self.response: Any = None
+
+
+@dataclass
+class ShopPage:
+    """A storefront index page after the first, passed on only to be captured as evidence.
+
+    Yielded by the storefront spider when ``REELGUARD_EVIDENCE_ALL`` is on (investigations:
+    every page captured); the first page's :class:`SellerItem` already carries the profile.
+    """
+
+    seller_id: str
+    marketplace: str
+    url: str
+    page_index: int
+    response: Any = None
+
 
 @dataclass
 class SearchResults:

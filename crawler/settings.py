@@ -68,9 +68,15 @@ PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.handler.abort_heavy_requests"
 # -- Components ----------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ssrf.PrivateAddressGuardMiddleware": 50,
+    # RFC 9309's policy (5xx or unreachable: crawl nothing), Crawl-delay, refusals recorded.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.robots.RobotsPolicyMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry.RetryAfterMiddleware": 550,
     "crawler.middlewares.blocks.BlockDetectionMiddleware": 560,
+    # After HttpCompressionMiddleware (590) has decoded the body, before the block detector
+    # reads the page: undeclared or wrongly declared CJK pages are read in their encoding.
+    "crawler.middlewares.encoding.EncodingSniffMiddleware": 570,
     # Sees responses before HttpCompressionMiddleware (590) decodes them: the WARC says what
     # Content-Encoding the client removed.
     "crawler.evidence.warc.ContentEncodingRecorder": 595,
@@ -82,6 +88,8 @@ ITEM_PIPELINES = {
     # After store (it needs the listing's row id), before the takedown queue (500) that points
     # requests to evidence by hash: see pipelines/evidence.py.
     "pipelines.evidence.EvidencePipeline": 450,
+    "pipelines.identifiers.IdentifierPipeline": 470,  # linked accounts: pipelines/identifiers.py
+    "pipelines.licence.LicencePipeline": 455,  # shop-page evidence, licence findings at close
     "pipelines.queue.QueuePipeline": 500,
 }
 EXTENSIONS = {
@@ -104,6 +112,7 @@ REELGUARD_BLOCK_RETRY_TIMES = 4
 REELGUARD_BLOCK_BACKOFF = 2.0  # seconds added to the slot's delay at each block, doubled
 REELGUARD_MAX_BLOCKED = 200  # stop the crawl after this many block pages (0: never)
 REELGUARD_RETRY_AFTER_MAX = 60.0  # never wait longer than this for a Retry-After
+REELGUARD_ROBOTS_MAX_CRAWL_DELAY = 30.0  # a longer robots.txt Crawl-delay is capped to this
 REELGUARD_FOLLOW_LISTINGS = True  # search/storefront spiders open each listing page
 REELGUARD_MAX_SEARCH_PAGES = 20  # pages of results per keyword and marketplace
 REELGUARD_MAX_SHOP_PAGES = 50
@@ -115,3 +124,8 @@ REELGUARD_TAKEDOWN_CONFIG = None  # path of a takedown.yaml (default: crawler/ta
 REELGUARD_EVIDENCE = True  # capture evidence of takedown/review listings (pipelines/evidence.py)
 REELGUARD_EVIDENCE_DIR = None  # default var/evidence, env REELGUARD_EVIDENCE_DIR
 REELGUARD_EVIDENCE_SCREENSHOT = True  # render + full-page screenshot in a browser page
+REELGUARD_LINKING = True  # contact identifiers and image hashes of sellers (pipelines/identifiers.py)
+# Investigations: capture every page (every listing, every storefront index page), not only
+# takedown/review listings and the first shop page (pipelines/evidence.py, pipelines/licence.py).
+REELGUARD_EVIDENCE_ALL = False
+REELGUARD_LICENCE_REGISTER = None  # CSV register of publication licences (crawler/licences)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_playwright.page import PageMethod
@@ -53,9 +54,15 @@ _REDIRECT_META = ("redirect_urls", "redirect_times", "redirect_ttl", "redirect_r
                   "page_kind")
 
 # Wait, in the browser, until a page's scripts have put their results into the DOM (or said
-# there are none): any element marked data-rendered, or 2 s.
+# there are none): any element marked data-rendered or data-error, at most 10 s. A page with
+# no script-rendered shell (data-render=js) has nothing to wait for: a server-rendered next
+# page of a search that needed the browser, or any page under REELGUARD_BROWSER=always,
+# would otherwise wait the 10 s out and fail.
 BROWSER_WAIT = PageMethod(
-    "wait_for_selector", "[data-rendered], [data-error]", state="attached", timeout=10_000
+    "wait_for_selector",
+    "[data-rendered], [data-error], body:not(:has([data-render=js]))",
+    state="attached",
+    timeout=10_000,
 )
 
 
@@ -113,6 +120,7 @@ class MarketplaceSpider(scrapy.Spider):
                 "(e.g. demomart=http://127.0.0.1:8800) or start `reelguard fixtures serve`"
             )
         spider.base_urls = {m: urls[m] for m in spider.marketplaces}
+        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
         return spider
 
     # -- requests ---------------------------------------------------------------------------
@@ -327,14 +335,41 @@ class MarketplaceSpider(scrapy.Spider):
 
         return later()
 
+    def on_dropped(self, request: scrapy.Request, **_: Any) -> None:
+        """A redirect the scheduler dropped as a duplicate: a loop, or a page already fetched.
+
+        Scrapy's duplicate filter drops such requests without calling their errback, so the
+        listing that started the chain would vanish from the run's record.
+        """
+        redirects = request.meta.get("redirect_urls")
+        if not redirects:
+            return
+        marketplace = request.meta.get("marketplace")
+        chain = " -> ".join([*map(str, redirects), request.url])
+        assert self.crawler.stats is not None
+        if request.url in redirects:
+            self.crawler.stats.inc_value("reelguard/errors")
+            self.crawler.stats.inc_value(f"reelguard/errors/{marketplace}")
+            self.event("error", str(redirects[0]), f"redirect loop: {chain}", marketplace)
+        else:
+            self.crawler.stats.inc_value("reelguard/skipped")
+            self.event("skipped", str(redirects[0]),
+                       f"redirected to a page this crawl already fetched: {chain}", marketplace)
+
     def on_error(self, failure: Failure) -> Any:
         request = failure.request  # type: ignore[attr-defined]
         marketplace = request.meta.get("marketplace")
         assert self.crawler.stats is not None
         exc = failure.value
+        url = request.url
         if isinstance(exc, HttpError):
             status = exc.response.status
             reason = f"HTTP {status}"
+            location = exc.response.headers.get(b"Location")
+            if 300 <= status < 400 and location:
+                # Scrapy follows http(s) redirects only: file:, data: and the like end here.
+                reason += (f": redirect to {location.decode('latin-1')[:200]} not followed "
+                           "(only http and https are)")
             listing_id = self._listing_id_of(request)
             if status == 404 and listing_id is not None:
                 # A listing page that no longer exists is a removal, not a crawl error.
@@ -346,13 +381,36 @@ class MarketplaceSpider(scrapy.Spider):
                 # Redirected to a page robots.txt forbids (demomart's login wall): the block
                 # detector never saw it, so the block is recorded and retried here.
                 return self._redirected_to_wall(request, str(redirects[0]), marketplace)
-            # Refusals and block give-ups were recorded where they happened.
             self.crawler.stats.inc_value("reelguard/ignored")
-            return None
+            if getattr(exc, "recorded", False):
+                # Refusals, robots.txt and block give-ups were recorded where they happened.
+                return None
+            # Dropped on the way (too many redirects, a body over DOWNLOAD_MAXSIZE once
+            # decompressed): the page was not fetched, which the run must say.
+            reason = f"{type(exc).__name__}: {_describe(exc)}"
+            if redirects:
+                url = str(redirects[0])
+                reason += f" ({' -> '.join([*map(str, redirects), request.url])})"
         else:
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {_describe(exc)}"
         self.crawler.stats.inc_value("reelguard/errors")
         self.crawler.stats.inc_value(f"reelguard/errors/{marketplace}")
-        self.event("error", request.url, reason, marketplace)
-        logger.warning("failed %s: %s", request.url, reason)
+        self.event("error", url, reason, marketplace)
+        logger.warning("failed %s: %s", url, reason)
         return None
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception's message, or its cause's when it has none (``ResponseDataLossError()``)."""
+    text = str(exc).strip()
+    if text:
+        return text
+    if type(exc).__name__ == "DownloadCancelledError":
+        # Scrapy cancels a body of unknown length once it passes DOWNLOAD_MAXSIZE and says so
+        # only in its log.
+        return "download cancelled before its end (a body without Content-Length is " \
+            "cancelled this way when it grows past DOWNLOAD_MAXSIZE)"
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:
+        return f"{type(cause).__name__}: {_describe(cause)}"
+    return (type(exc).__doc__ or "").strip().splitlines()[0] if type(exc).__doc__ else ""

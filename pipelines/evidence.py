@@ -1,5 +1,9 @@
 """Evidence pipeline (450): capture every listing decided ``takedown`` or ``review``.
 
+With ``REELGUARD_EVIDENCE_ALL`` (an investigation, ``reelguard investigate``) every crawled
+listing page is captured whatever its decision, including listings not decided at all: fields,
+WARC, HTML (the body as received when no browser renders it) and the screenshot if they are on.
+
 Position: after the store pipeline (400), not at STYLE.md's 300, because an evidence entry
 names its listing by database id (``evidence.listing_id``, a foreign key) and that id exists
 only once the listing is stored; the chain is append-only, so the id cannot be filled in later.
@@ -15,7 +19,8 @@ hashing, file writes and chain append run in a thread). Stats: ``reelguard/evide
 Settings: ``REELGUARD_EVIDENCE`` (default True; False switches the pipeline off with
 ``NotConfigured``), ``REELGUARD_EVIDENCE_DIR`` (default ``var/evidence``),
 ``REELGUARD_EVIDENCE_SCREENSHOT`` (default True: render and screenshot in a browser page; the
-crawl's page pool when it has one), ``REELGUARD_DATABASE_URL``, ``USER_AGENT``.
+crawl's page pool when it has one), ``REELGUARD_EVIDENCE_ALL`` (default False: only
+``takedown``/``review`` decisions), ``REELGUARD_DATABASE_URL``, ``USER_AGENT``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class EvidencePipeline:
         self.crawler = crawler
         self.store = EvidenceStore(settings.get("REELGUARD_EVIDENCE_DIR"))
         self.screenshots = settings.getbool("REELGUARD_EVIDENCE_SCREENSHOT", True)
+        self.capture_all = settings.getbool("REELGUARD_EVIDENCE_ALL", False)
         self.user_agent = settings.get("USER_AGENT")
         self.db: Any = None
         self.renderer: Renderer | None = None
@@ -66,9 +72,11 @@ class EvidencePipeline:
         return self.renderer
 
     async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, CrawledListing) or not item.decision:
+        if not isinstance(item, CrawledListing):
             return item
-        if item.decision.get("decision") not in CAPTURED_DECISIONS:
+        if not self.capture_all and (
+            not item.decision or item.decision.get("decision") not in CAPTURED_DECISIONS
+        ):
             return item
         stats = self.crawler.stats
         spider = self.crawler.spider
@@ -77,6 +85,7 @@ class EvidencePipeline:
             result = await capture_listing(
                 item, sessions=self.db.sessions, store=self.store, renderer=self._renderer(),
                 run_id=getattr(spider, "run_id", None), user_agent=self.user_agent,
+                html_as_received=self.capture_all,
             )
         except Exception as exc:
             stats.inc_value("reelguard/evidence/failed")

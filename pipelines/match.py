@@ -4,7 +4,9 @@ Builds the engine once per crawl from the catalogue and authorised sellers store
 database (``reelguard catalog import``); with no catalogue stored, matching is off and says so
 once. Each :class:`~crawler.items.CrawledListing` gets ``decision`` (the ``reelguard match``
 output for it) and ``members`` (the rights holders it concerns); the store pipeline writes one
-``matches`` row per member. Counted as ``reelguard/match/<decision>``.
+``matches`` row per member. Counted as ``reelguard/match/<decision>``. A listing that matched a
+work and whose shop has a flagged licence finding also gets the ``shop_licence`` signal (weight
+0: information for the reviewer, never a match on its own; see ``crawler.licences.signal``).
 
 Settings: ``REELGUARD_MATCHING_CONFIG`` (path of a matching.yaml; default: the bundled one).
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from crawler.db.session import session_scope
 from crawler.items import CrawledListing, ListingItem
+from crawler.licences.signal import ShopLicenceSignals, add_to_decision
 from crawler.matching.engine import ListingError
 from crawler.matching.store import engine_from_database
 from crawler.storage import database_from_settings
@@ -66,6 +69,7 @@ class MatchPipeline:
         self.crawler = crawler
         self.engine: Any = None
         self.member_of: dict[str, str] = {}
+        self.licences: ShopLicenceSignals | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> MatchPipeline:
@@ -82,6 +86,7 @@ class MatchPipeline:
                            "(import one with `reelguard catalog import`)")
             self.crawler.stats.set_value("reelguard/match/off", 1)
             return
+        self.licences = ShopLicenceSignals(db.sessions)
         # The index is built once and lives for the crawl: keep the collector off it.
         gc.freeze()
 
@@ -97,6 +102,8 @@ class MatchPipeline:
             self.crawler.stats.inc_value("reelguard/match/skipped")
             logger.warning("not matched %s: %s", listing.url, exc)
             return item
+        if self.licences is not None:
+            add_to_decision(result, self.licences.signal(listing.marketplace, listing.seller_id))
         item.decision = result
         by_member = result["member_catalog_ids"]
         item.members = sorted(by_member)

@@ -3,15 +3,18 @@
 ``scrapy crawl storefront -a marketplace=demomart -a seller=shop1,shop2``. Each shop page gives
 the seller's profile and licence block and a page of its listing index; index pages are
 followed up to ``REELGUARD_MAX_SHOP_PAGES`` and each listing page is opened
-(``REELGUARD_FOLLOW_LISTINGS``).
+(``REELGUARD_FOLLOW_LISTINGS``). The first page's seller item carries its response, for the
+evidence of the licence block (``pipelines/licence.py``); with ``REELGUARD_EVIDENCE_ALL`` every
+further index page is passed on as a ``ShopPage`` to be captured too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from crawler.config import _EnvFirst
 from crawler.exceptions import ConfigError
-from crawler.items import Storefront
+from crawler.items import ShopPage, Storefront
 from crawler.spider_base import MarketplaceSpider, split_arg
 
 
@@ -51,7 +54,11 @@ class StorefrontSpider(MarketplaceSpider):
         index = response.meta.get("page_index", 0)
         if index == 0:
             shop.seller.marketplace = marketplace
+            shop.seller.response = response
             yield shop.seller
+        elif self._evidence_all():
+            yield ShopPage(seller_id=shop.seller.seller_id, marketplace=marketplace,
+                           url=response.url, page_index=index, response=response)
         for card in shop.listings:
             if not card.seller_id:
                 card.seller_id = shop.seller.seller_id
@@ -66,3 +73,8 @@ class StorefrontSpider(MarketplaceSpider):
                 self.parse_shop,
                 meta={"seller_id": response.meta.get("seller_id"), "page_index": index + 1},
             )
+
+    def _evidence_all(self) -> bool:
+        if not hasattr(self, "_evidence_all_pages"):
+            self._evidence_all_pages = _EnvFirst(self.settings).bool("REELGUARD_EVIDENCE_ALL")
+        return self._evidence_all_pages

@@ -15,7 +15,15 @@ instead of having their headers read back and rewritten; response headers are re
 needed; TLS details are asked for only over https. Playwright itself (its node driver) starts
 with the first browser request, not with every crawl.
 
-Settings: ``PLAYWRIGHT_*`` (scrapy-playwright's), ``USER_AGENT``,
+Timeouts are Scrapy's, as over HTTP: a pooled page's navigation is bounded by the request's
+``download_timeout`` (``DOWNLOAD_TIMEOUT``, or ``PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT`` when
+that is shorter), and the whole exchange (navigation, page methods, reading the DOM) by twice
+that, so a server that never answers or trickles, or a browser that stops responding, cannot
+hold a request for longer. Timeouts and network errors come out as Scrapy's
+``DownloadTimeoutError`` / ``DownloadFailedError`` so that the retry middleware retries them
+as it does over HTTP; the page that failed is closed and replaced.
+
+Settings: ``PLAYWRIGHT_*`` (scrapy-playwright's), ``USER_AGENT``, ``DOWNLOAD_TIMEOUT``,
 ``REELGUARD_BROWSER_ABORT_RESOURCES``.
 """
 
@@ -31,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Response as PlaywrightResponse
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError
 from scrapy.http.headers import Headers
 from scrapy.responsetypes import responsetypes
 from scrapy_playwright._utils import (
@@ -223,6 +233,7 @@ class PagePoolPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             plain_subresources=self._plain_subresources(request),
         )
         ok = False
+        timeout = self._navigation_timeout(request)
         try:
             _attach_page_event_handlers(
                 page=page, request=request, spider=spider, context_name=context_name
@@ -230,7 +241,25 @@ class PagePoolPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             await _maybe_execute_page_init_callback(
                 page=page, request=request, context_name=context_name, spider=spider
             )
-            response = await self._download_with_pooled_page(request, page, spider)
+            try:
+                response = await asyncio.wait_for(
+                    self._download_with_pooled_page(request, page, spider),
+                    timeout=2 * timeout if timeout else None,
+                )
+            except TimeoutError as exc:  # the guard, or Playwright's own timeout
+                raise DownloadTimeoutError(
+                    f"Getting {request.url} took longer than {timeout:g} seconds in the browser"
+                    f" ({_first_line(exc) or 'no answer'})"
+                ) from exc
+            except PlaywrightTimeoutError as exc:
+                raise DownloadTimeoutError(
+                    f"Getting {request.url} took longer than {timeout:g} seconds in the browser"
+                    f" ({_first_line(exc)})"
+                ) from exc
+            except PlaywrightError as exc:
+                if "net::ERR_" not in str(exc):
+                    raise
+                raise DownloadFailedError(f"{request.url}: {_first_line(exc)}") from exc
             ok = True
             self.stats.inc_value("reelguard/browser/pages_served")
             return response
@@ -247,6 +276,20 @@ class PagePoolPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             request.meta.pop("playwright_page", None)
             request.meta.pop("playwright_include_page", None)
             await self._release(request, page, reusable=ok)
+
+    def _navigation_timeout(self, request: Request) -> float:
+        """Seconds the navigation may take: the request's ``download_timeout`` (set from
+        ``DOWNLOAD_TIMEOUT`` for every request), capped by Playwright's navigation timeout."""
+        limits = [float(t) for t in (request.meta.get("download_timeout"),) if t]
+        if self.config.navigation_timeout_ms:
+            limits.append(self.config.navigation_timeout_ms / 1000)
+        goto = request.meta.get("playwright_page_goto_kwargs") or {}
+        if goto.get("timeout"):
+            limits = [float(goto["timeout"]) / 1000]
+        timeout = min(limits) if limits else 0.0
+        if timeout and not goto.get("timeout"):
+            request.meta["playwright_page_goto_kwargs"] = {**goto, "timeout": timeout * 1000}
+        return timeout
 
     async def _download_with_pooled_page(
         self, request: Request, page: Page, spider: Spider
@@ -402,3 +445,8 @@ class PagePoolPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                         logger.debug("closing an idle page", exc_info=True)
             pool.idle.clear()
         await super()._close()
+
+
+def _first_line(exc: BaseException) -> str:
+    """Playwright's messages carry a call log after the first line."""
+    return str(exc).strip().split("\n", 1)[0]

@@ -320,4 +320,5 @@ class Match(Base):
 # Base is defined): evidence (content-addressed artefacts, hash-chained log) and the takedown
 # queue (requests, state transitions, notices).
 from crawler.db import models_evidence as _models_evidence  # noqa: F401
+from crawler.db import models_sellers as _models_sellers  # noqa: F401
 from crawler.db import models_takedown as _models_takedown  # noqa: F401

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crawler.db.models import Base, UTCDateTime, utcnow
 
-EVIDENCE_KINDS = ("warc", "html", "screenshot", "fields", "decision", "saved_page")
+EVIDENCE_KINDS = ("warc", "html", "screenshot", "fields", "decision", "saved_page", "image")
 GENESIS_HASH = "0" * 64
 
 
@@ -40,7 +40,7 @@ class EvidenceRecord(Base):
     __tablename__ = "evidence"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('warc', 'html', 'screenshot', 'fields', 'decision', 'saved_page')",
+            "kind IN ('warc', 'html', 'screenshot', 'fields', 'decision', 'saved_page', 'image')",
             name="kind",
         ),
         CheckConstraint("seq >= 1", name="seq_positive"),

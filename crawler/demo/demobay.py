@@ -8,7 +8,8 @@ exercised against realistic markup without the internet. Routes:
 * ``/sch/i.html?_nkw=<keywords>&_pgn=<page from 1>`` search results (``s-card`` layout);
 * ``/itm/<id>`` a listing (older eBay item layout); an ended listing says so, an unknown id is 404;
 * ``/str/<seller_id>?_pgn=N`` a seller's store with a paginated listing index;
-* ``/img/<name>`` a deterministic placeholder image; ``/static/`` the stylesheet.
+* ``/img/<name>`` a deterministic placeholder photo (the accounts of one operator, sellers
+  sharing a contact, show near-identical photos of a work: ``crawler.demo.photos``); ``/static/`` the stylesheet.
 
 Every data string is treated as hostile: templates autoescape and URLs are built with ``quote``.
 Pages are rendered once and cached as bytes. Settings: none; :class:`SiteOptions` ``rate_limit``
@@ -22,10 +23,8 @@ import hashlib
 import json
 import math
 import re
-import struct
 import time
 import unicodedata
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crawler.demo import intake as intake_mod
+from crawler.demo import photos
 from crawler.demo.server import SiteOptions
 
 SEARCH_PAGE_SIZE = 48  # overridden by site.json "page_size"
@@ -227,33 +227,8 @@ def search_path(query: str, page: int) -> str:
 
 
 def placeholder_png(name: str, size: int = 96) -> bytes:
-    """A small PNG whose colours and stripes are derived from ``name``."""
-    h = hashlib.sha1(name.encode("utf-8")).digest()
-    fg, bg = h[0:3], bytes(min(255, 160 + b // 3) for b in h[3:6])
-    stripe = 6 + h[6] % 10
-    rows = []
-    for y in range(size):
-        row = bytearray(b"\x00")
-        for x in range(size):
-            row += fg if ((x + y) // stripe) % 2 == 0 else bg
-        rows.append(bytes(row))
-    raw = b"".join(rows)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
+    """A deterministic placeholder photo for ``name`` (see ``crawler.demo.photos``)."""
+    return photos.photo_png(name, size=size)
 
 
 # ---------------------------------------------------------------- anti-bot
@@ -361,6 +336,8 @@ class Demobay:
             trim_blocks=False,
         )
         self.cache = LRU(PAGE_CACHE_SIZE)
+        # Accounts of one operator (a shared contact) show the same product photos.
+        self.operator_groups = photos.operator_groups(self.data.sellers.values())
         self.search_cache = LRU(SEARCH_CACHE_SIZE)
         self.hits_cache = LRU(SEARCH_CACHE_SIZE * 2)
         for lst in self.data.listings.values():
@@ -536,7 +513,10 @@ class Demobay:
         return self.cache.get(("store", sid, page), make)
 
     def image(self, name: str) -> bytes:
-        return self.cache.get(("img", name), lambda: placeholder_png(name))
+        lst = self.data.listings.get(name.split("_", 1)[0])
+        group = self.operator_groups.get(str(lst.raw.get("seller_id"))) if lst else None
+        raw = lst.raw if lst else None
+        return self.cache.get(("img", name), lambda: photos.listing_photo(name, raw, group))
 
 
 _TEMPLATES = Path(__file__).resolve().parents[2] / "fixtures" / "sites" / "demobay" / "templates"

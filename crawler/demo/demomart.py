@@ -4,7 +4,8 @@ Routes: ``/`` home, ``/robots.txt``, ``/search?q=&s=`` (44 results a page, offse
 keywords in ``site.json``'s ``js_only_queries`` get a JavaScript shell that fills itself from
 ``/api/search``), ``/item.htm?id=`` (a removed listing is a 200 "宝贝不存在" page; unknown ids
 404), ``/shop/<seller_id>?page=N`` (profile, licence block, 24 listings a page), ``/img/<name>``
-(generated placeholder PNGs), ``/static/*``, the block pages ``/punish`` and
+(generated placeholder photos; the accounts of one operator,
+sellers sharing a contact, show near-identical photos of a work: ``crawler.demo.photos``), ``/static/*``, the block pages ``/punish`` and
 ``/member/login.jhtml``.
 
 Pages of GBK sellers are served in GBK; every third GBK seller declares it only in the meta tag,
@@ -20,10 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,6 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.demo import intake as intake_mod
+from crawler.demo import photos
 from crawler.demo.demomart_search import SearchIndex
 from crawler.demo.server import SITES_DIR, SiteOptions
 
@@ -124,28 +124,8 @@ class TokenBuckets:
 
 
 def _png(name: str, size: int = 96) -> bytes:
-    """A deterministic placeholder PNG: two colours and a diagonal band derived from ``name``."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    bg, fg = digest[0:3], digest[3:6]
-    band = 8 + digest[6] % 24
-    rows = []
-    for y in range(size):
-        row = bytearray(b"\x00")
-        for x in range(size):
-            row += fg if abs(x - y) < band // 2 or (x + y) % 32 < 3 else bg
-        rows.append(bytes(row))
-    raw = zlib.compress(b"".join(rows), 6)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    ihdr = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    """A deterministic placeholder photo for ``name`` (see ``crawler.demo.photos``)."""
+    return photos.photo_png(name, size=size)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -196,6 +176,8 @@ class DemomartSite:
         self.search_pages = _LRU(512)
         self.search_cache = _LRU(1024)
         self.image_cache = _LRU(2048)
+        # Accounts of one operator (a shared contact) show the same product photos.
+        self.operator_groups = photos.operator_groups(self.sellers.values())
         self.buckets = (
             TokenBuckets(options.rate_limit, options.burst) if options.rate_limit > 0 else None
         )
@@ -203,6 +185,14 @@ class DemomartSite:
             "demomart", self.judge_complaint, delay=options.intake_delay,
             flaky=options.intake_flaky, state_dir=options.state_dir,
         )
+
+    def image(self, name: str) -> bytes:
+        """The placeholder photo ``/img/<name>`` serves (``<listing id>_<n>.jpg``...)."""
+        listing = self.listings.get(name.split("_", 1)[0])
+        group = None
+        if listing is not None:
+            group = self.operator_groups.get(str(listing.get("seller_id")))
+        return photos.listing_photo(name, listing, group)
 
     def judge_complaint(self, listing_id: str) -> tuple[bool, str]:
         """The platform's decision on one listing of an IP complaint (deterministic)."""
@@ -453,7 +443,7 @@ def make_app(data_dir: Path, options: SiteOptions) -> Starlette:
         name = request.path_params["name"]
         body: bytes | None = site.image_cache.get(name)
         if body is None:
-            body = _png(name)
+            body = site.image(name)
             site.image_cache.put(name, body)
         return Response(body, media_type="image/png", headers={"cache-control": "max-age=86400"})
 

@@ -280,8 +280,14 @@ async def capture_listing(
     run_id: int | None = None,
     user_agent: str | None = None,
     note: str | None = None,
+    html_as_received: bool = False,
 ) -> CaptureResult:
-    """Capture ``crawled`` now (see the module docstring); raise :class:`CaptureError`."""
+    """Capture ``crawled`` now (see the module docstring); raise :class:`CaptureError`.
+
+    ``html_as_received``: with no renderer, still keep an ``html`` artefact, the response body
+    as received (an HTTP fetch has no rendered DOM to offer; the bytes are in the WARC too, but
+    a reader wants the page on its own). Investigations capture every page this way.
+    """
     listing = crawled.listing
     response = crawled.response
     url = response.url if response is not None else listing.url
@@ -308,7 +314,7 @@ async def capture_listing(
             Artefact("fields", listing_fields(crawled), "application/json"),
             Artefact("decision", decision_json(crawled), "application/json"),
         ]
-        if via_browser:
+        if via_browser or (html_as_received and renderer is None):
             first.insert(1, Artefact("html", response.body, _media_type_of(response)))
         stored = await asyncio.to_thread(store_artefacts, store, first)
         timings["store_first"] = (time.perf_counter() - start) * 1000

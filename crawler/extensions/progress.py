@@ -108,7 +108,9 @@ class ProgressReporter:
         self.scheduled += 1
         self._update()
 
-    def done_one(self, **_: Any) -> None:
+    def done_one(self, request: Any = None, **_: Any) -> None:
+        if request is not None and request.meta.get("reelguard_side_fetch"):
+            return  # fetched by a pipeline (engine.download), never scheduled: not a page
         self.done += 1
         self._update()
 

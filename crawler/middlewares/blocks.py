@@ -41,6 +41,8 @@ MAX_PAUSE = 20.0  # a longer pause only delays the crawl's own give-up and stop
 class BlockedRequest(IgnoreRequest):
     """Given up: the marketplace kept answering with a block page."""
 
+    recorded = True  # a crawl event was written when it was raised
+
 
 class BlockDetectionMiddleware:
     def __init__(self, crawler: Crawler) -> None:

@@ -5,6 +5,11 @@ it waits for the server's ``Retry-After`` (seconds or an HTTP date) when given, 
 exponential backoff with jitter; a ``Retry-After`` longer than ``REELGUARD_RETRY_AFTER_MAX``
 is not waited for: the request is given up and recorded. Waiting pauses this request only.
 
+A page whose body was delimited only by the connection closing (no ``Content-Length``, not
+chunked: Scrapy flags it ``partial``) and that stops before its closing ``</html>`` was cut off
+(Twisted cannot tell a reset from a clean close there): it is retried like a lost connection
+and, when retries run out, fails with ``ResponseDataLossError``; it never reaches a spider.
+
 Settings: ``RETRY_TIMES``, ``RETRY_HTTP_CODES``, ``REELGUARD_RETRY_AFTER_MAX``,
 ``REELGUARD_RETRY_BACKOFF_BASE`` (seconds, default 0.5).
 """
@@ -18,6 +23,8 @@ import time
 from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import ResponseDataLossError
+from scrapy.http import HtmlResponse
 from scrapy.utils.response import response_status_message
 
 from crawler.config import ReelguardConfig
@@ -47,6 +54,16 @@ def parse_retry_after(value: bytes | str | None, now: float | None = None) -> fl
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+TRUNCATED = "page cut off: the connection closed before </html> (no Content-Length)"
+
+
+def looks_truncated(response: Response) -> bool:
+    """An HTML body ended by the connection closing, without its closing ``</html>``."""
+    if "partial" not in response.flags or not isinstance(response, HtmlResponse):
+        return False
+    return b"</html" not in response.body[-8192:].lower()
+
+
 class RetryAfterMiddleware(RetryMiddleware):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler.settings)
@@ -67,6 +84,8 @@ class RetryAfterMiddleware(RetryMiddleware):
     async def process_response(  # type: ignore[override]
         self, request: Request, response: Response
     ) -> Request | Response:
+        if looks_truncated(response):
+            return await self._retry_truncated(request)
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         reason = response_status_message(response.status)
@@ -82,6 +101,17 @@ class RetryAfterMiddleware(RetryMiddleware):
         delay = self._delay(request, retry_after)
         if retry_after is not None:
             self.crawler.stats.inc_value("reelguard/retry/retry_after_honoured")
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return retry
+
+    async def _retry_truncated(self, request: Request) -> Request:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("reelguard/retry/truncated")
+        retry = None if request.meta.get("dont_retry", False) else self._retry(request, TRUNCATED)
+        if retry is None:
+            raise ResponseDataLossError(TRUNCATED)
+        delay = self._delay(request, None)
         if delay > 0:
             await asyncio.sleep(delay)
         return retry

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 class RefusedAddress(IgnoreRequest):
     """The request's host is not a public address and is not allow-listed."""
 
+    recorded = True  # a crawl event was written when it was raised
+
 
 def is_public_address(addr: str) -> bool:
     ip = ipaddress.ip_address(addr)
@@ -86,6 +88,9 @@ class PrivateAddressGuardMiddleware:
         reason = self._cache[key]
         if reason is None:
             return
+        redirects = request.meta.get("redirect_urls")
+        if redirects:
+            reason = f"{reason} (redirected from {redirects[0]})"
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("reelguard/refused")
         self.crawler.signals.send_catch_log(

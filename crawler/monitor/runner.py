@@ -104,7 +104,7 @@ def _run_spiders(settings: Settings, plan: Any) -> list[CrawlOutcome]:
         nonlocal interrupted
         try:
             await plan(run_crawl)
-        except BaseException as exc:  # handed to the caller and re-raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, re-raised there
             failure.append(exc)
         finally:
             if reactor.running:  # type: ignore[attr-defined]
@@ -157,11 +157,21 @@ def judge(
     causes: list[str] | None = None,
 ) -> tuple[str, str]:
     """(status, reason) of a run from its crawls' stats; ``causes`` explain an empty run."""
-    pages = sum(_stat(o.stats, "response_received_count") for o in outcomes)
+    # robots.txt responses are not pages: a crawl that read only robots.txt fetched nothing.
+    pages = sum(_stat(o.stats, "response_received_count")
+                - _stat(o.stats, "robotstxt/response_count") for o in outcomes)
     blocked = sum(_stat(o.stats, "reelguard/blocked") for o in outcomes)
     reasons = [o.reason for o in outcomes]
     if any(r in ("shutdown", "cancelled") for r in reasons):
         return "interrupted", "interrupted by the user"
+    # A block page is retried or given up in the downloader, never "received": the pages
+    # fetched are the received ones plus the block pages.
+    fetched = pages + blocked
+    if fetched and fetched >= min_pages and blocked / fetched > max_blocked_ratio:
+        return "failed", (
+            f"mostly blocked: {blocked} of {fetched} pages were login walls or captchas "
+            f"(limit {max_blocked_ratio:.0%})"
+        )
     if pages < min_pages:
         errors = sum(_stat(o.stats, "reelguard/events/error") for o in outcomes)
         refused = sum(_stat(o.stats, "reelguard/refused") for o in outcomes)
@@ -173,14 +183,6 @@ def judge(
         if causes:
             why += ": " + "; ".join(causes)
         return "failed", f"fetched {pages} pages, fewer than the {min_pages} required{why}"
-    # A block page is retried or given up in the downloader, never "received": the pages
-    # fetched are the received ones plus the block pages.
-    fetched = pages + blocked
-    if fetched and blocked / fetched > max_blocked_ratio:
-        return "failed", (
-            f"mostly blocked: {blocked} of {fetched} pages were login walls or captchas "
-            f"(limit {max_blocked_ratio:.0%})"
-        )
     bad = [r for r in reasons if r != "finished"]
     if bad:
         return "failed", f"crawl stopped early: {', '.join(bad)}"
@@ -326,9 +328,13 @@ def run_single_crawl(
     status, reason = judge(outcomes, 1, 0.5, failure_causes(db, run_id) if run_id else None)
     if run_id:
         # The run log closed the run with Scrapy's reason; the verdict on it is this one.
+        # Its error count is the requests that failed (the ``error`` events), as in the
+        # summary, not Scrapy's count of ERROR log lines (a retry give-up logs one, a 429
+        # with a too-long Retry-After none).
         with session_scope(db.sessions) as session:
             repo.finish_run(session, run_id, status=status, exit_reason=reason,
-                            stats=outcomes[0].stats)
+                            stats=outcomes[0].stats,
+                            errors=_stat(outcomes[0].stats, "reelguard/errors"))
     per, totals = summarise(db, run_id, outcomes) if run_id else ({}, {})
     return PassResult(run_id, status, reason, time.monotonic() - started, db.url, outcomes,
                       per, totals)

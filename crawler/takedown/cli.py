@@ -286,6 +286,9 @@ def followup_cmd(
         result = followup(database.sessions, database.url, _config(config), urls=_urls(url),
                           crawl=crawl, crawl_sets=set_ or [])
         print_followup(result)
+        from crawler.sellers.refresh import refresh_and_report
+
+        refresh_and_report(database.url, out)  # accepted removals are strikes now
 
     _guarded(run)
 

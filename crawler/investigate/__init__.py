@@ -1,0 +1,1 @@
+"""Investigations of serial offenders: targeted crawls and self-contained case files."""

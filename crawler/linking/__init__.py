@@ -1,0 +1,1 @@
+"""Linked seller accounts: shared identifiers and near-identical images, with their proofs."""

@@ -1,0 +1,1 @@
+"""Sellers under the agreement: the strike ledger, the repeat-infringer policy and escalations."""
