@@ -57,12 +57,14 @@ def _update(database: Any, investigation_id: int, **values: Any) -> None:
 
 
 def _summary_table(summary: dict[str, Any], title: str) -> Table:
+    from crawler.investigate.report import level_words
+
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     rows = [
         ("seller", f"{summary['seller_id']} ({summary['marketplace']}) {summary['name'] or ''}"),
-        ("level", f"{summary['level'] or 'none'}: {summary['level_reason'] or ''}"),
+        ("level", f"{level_words(summary['level'])}: {summary['level_reason'] or ''}"),
         ("strikes", str(summary["strikes"])),
         (
             "licence",

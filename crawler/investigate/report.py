@@ -85,6 +85,13 @@ def web_url(value: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def level_words(level: str | None) -> str:
+    """``termination_request`` -> ``termination request`` (unknown ids shown as they are)."""
+    from crawler.sellers.policy import LEVEL_WORDS
+
+    return LEVEL_WORDS.get(level, level) if level else "no level"
+
+
 def level_class(level: str | None) -> str:
     return LEVEL_CLASSES.get((level or "").strip().lower().replace("_", " "), "b-none")
 
@@ -109,7 +116,11 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=when, web_url=web_url, level_class=level_class, status_class=status_class
+        when=when,
+        web_url=web_url,
+        level_class=level_class,
+        status_class=status_class,
+        level_words=level_words,
     )
     return env
 
