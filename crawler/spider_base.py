@@ -13,8 +13,17 @@ Each marketplace's profile (``crawler.profiles``) gives its default base URL (us
 Playwright context named after the marketplace created with the ``storage_state`` file, HTTP
 requests carry the session's cookies for the hosts they match.
 
+Resuming (``--set REELGUARD_RESUME=true``): a search or storefront crawl run again after it was
+stopped (Ctrl-C, ``kill -9``, a database that gave up) with the same arguments does not open
+the listing pages of listings those unfinished runs stored: it finds them in the runs of the
+same job and arguments since the last finished one (``crawler.db.runs.runs_to_resume``) and
+their observations. Result and shop index pages are fetched again (that is how the remainder
+is found); every other listing page is fetched once. The ``listing`` spider resumes with
+``--due-hours``: listings an interrupted re-check saw are not due again.
+
 Settings: ``REELGUARD_MARKETPLACE_URLS``, ``REELGUARD_BROWSER``, ``REELGUARD_FOLLOW_LISTINGS``,
-``REELGUARD_MAX_SEARCH_PAGES``, ``REELGUARD_MAX_SHOP_PAGES``, ``REELGUARD_PROFILES``.
+``REELGUARD_MAX_SEARCH_PAGES``, ``REELGUARD_MAX_SHOP_PAGES``, ``REELGUARD_PROFILES``,
+``REELGUARD_RESUME`` (default false).
 """
 
 from __future__ import annotations
@@ -81,6 +90,7 @@ class MarketplaceSpider(scrapy.Spider):
     rg: ReelguardConfig
     base_urls: dict[str, str]
     profiles: dict[str, MarketplaceProfile]
+    resume_skip: frozenset[tuple[str, str]] = frozenset()  # (marketplace, id): _load_resume
 
     def __init__(self, marketplace: str = "all", run_id: str | int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -120,8 +130,36 @@ class MarketplaceSpider(scrapy.Spider):
                 "(e.g. demomart=http://127.0.0.1:8800) or start `reelguard fixtures serve`"
             )
         spider.base_urls = {m: urls[m] for m in spider.marketplaces}
+        # Every argument the spider was given: what the run records, and what a resumed run
+        # must match.
+        spider.run_args = {"marketplace": "all", **{k: v for k, v in kwargs.items()
+                                                     if k != "run_id"}}
+        spider.resume_skip = spider._load_resume(crawler)
         crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
         return spider
+
+    def _load_resume(self, crawler: Crawler) -> frozenset[tuple[str, str]]:
+        """Listings stored by the unfinished runs this crawl resumes (none unless asked)."""
+        if not crawler.settings.getbool("REELGUARD_RESUME") or self.run_id:
+            return frozenset()  # a monitoring pass's spiders join its run: nothing to resume
+        from crawler.db.runs import listings_observed, runs_to_resume
+        from crawler.db.session import session_scope
+        from crawler.storage import database_from_settings
+
+        db = database_from_settings(crawler.settings)
+        with session_scope(db.sessions) as session:
+            run_ids = runs_to_resume(session, self.name, self.run_args)
+            known = listings_observed(session, run_ids)
+
+        def record(**_: Any) -> None:
+            assert crawler.stats is not None
+            crawler.stats.set_value("reelguard/resume/runs", ",".join(map(str, run_ids)))
+            crawler.stats.set_value("reelguard/resume/known", len(known))
+
+        crawler.signals.connect(record, signal=signals.spider_opened, weak=False)
+        logger.info("resuming %s run(s) %s: %d listing(s) already stored are not fetched again",
+                    self.name, run_ids or "(none unfinished)", len(known))
+        return frozenset(known)
 
     # -- requests ---------------------------------------------------------------------------
     def pages(self, marketplace: str) -> MarketplacePages:
@@ -137,6 +175,13 @@ class MarketplaceSpider(scrapy.Spider):
         dont_filter: bool = False,
         priority: int = 0,
     ) -> scrapy.Request:
+        listing_id = (meta or {}).get("listing_id")
+        if (listing_id and (meta or {}).get("source") == "listing"
+                and marketplace in getattr(self, "base_urls", {})):
+            # One page, one request: a variant of a listing's URL (tracking parameters after
+            # its id, ``?id=X&spm=...``) is fetched as the listing's own URL, so that Scrapy's
+            # duplicate filter drops the second variant as it does on search pages.
+            url = self.pages(marketplace).listing_url(self.base_urls[marketplace], str(listing_id))
         mode = self.browser_mode(marketplace)
         use_browser = mode == "always" or (browser and mode != "never")
         profile = self.profiles.get(marketplace) if hasattr(self, "profiles") else None
@@ -256,7 +301,13 @@ class MarketplaceSpider(scrapy.Spider):
 
     def listing_request(
         self, card: ListingItem, marketplace: str, source: str, keyword: str | None
-    ) -> scrapy.Request:
+    ) -> scrapy.Request | None:
+        """The request of ``card``'s listing page; ``None`` when a resumed run has it already
+        (callbacks yield it as is: Scrapy ignores ``None``)."""
+        if (marketplace, card.listing_id) in self.resume_skip:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("reelguard/resume/skipped")
+            return None
         pages = self.pages(marketplace)
         url = pages.listing_url(self.base_urls[marketplace], card.listing_id)
         card.marketplace, card.source, card.keyword = marketplace, source, keyword

@@ -18,6 +18,9 @@ from crawler.db.models import (
     RUN_STATUSES,
     CrawlEvent,
     CrawlRun,
+    Listing,
+    Marketplace,
+    Observation,
     utcnow,
 )
 from crawler.db.sql import _text, json_safe
@@ -128,3 +131,40 @@ def record_event(
     session.flush()
 
 
+# --------------------------------------------------------------------------- resuming
+
+
+def runs_to_resume(session: Session, job: str, args: Mapping[str, Any]) -> list[int]:
+    """Ids of the runs of ``job`` with these ``args`` since its last finished one (newest first).
+
+    Those runs stopped before their end: interrupted (Ctrl-C), failed (the database gave up,
+    a site stopped answering) or still ``running`` because the process was killed.
+    """
+    wanted = json_safe(dict(args))
+    rows = session.execute(
+        select(CrawlRun.id, CrawlRun.status, CrawlRun.args)
+        .where(CrawlRun.job == job)
+        .order_by(CrawlRun.id.desc())
+    ).all()
+    out: list[int] = []
+    for run_id, status, run_args in rows:
+        if (run_args or {}) != wanted:
+            continue
+        if status == "finished":
+            break
+        out.append(int(run_id))
+    return out
+
+
+def listings_observed(session: Session, run_ids: Sequence[int]) -> set[tuple[str, str]]:
+    """(marketplace, listing key) of every listing stored (observed) by one of ``run_ids``."""
+    if not run_ids:
+        return set()
+    rows = session.execute(
+        select(Marketplace.name, Listing.listing_key)
+        .join(Listing, Listing.marketplace_id == Marketplace.id)
+        .join(Observation, Observation.listing_id == Listing.id)
+        .where(Observation.run_id.in_(list(run_ids)))
+        .distinct()
+    ).all()
+    return {(str(m), str(k)) for m, k in rows}

@@ -4,7 +4,7 @@
   ``REELGUARD_DATABASE_URL``) beats the environment variable of the same name, which beats
   ``DEFAULT_DATABASE_URL`` (a SQLite file under ``var/`` in the current directory).
 * ``make_engine()`` applies the per-backend settings crawls rely on: for SQLite, WAL,
-  ``busy_timeout=30000``, ``foreign_keys=ON``, ``synchronous=NORMAL`` and ``BEGIN IMMEDIATE``
+  ``busy_timeout`` (30 s, or ``$REELGUARD_SQLITE_BUSY_TIMEOUT`` seconds), ``foreign_keys=ON``, ``synchronous=NORMAL`` and ``BEGIN IMMEDIATE``
   transactions (so two writers queue on the lock instead of failing with "database is locked"
   when a read-then-write transaction loses its snapshot); for PostgreSQL, the psycopg 3 driver
   and ``pool_pre_ping``.
@@ -13,7 +13,8 @@
 * ``upgrade()`` / ``current_revision()`` run the Alembic chain shipped in
   ``crawler/db/migrations`` without needing ``alembic.ini``.
 
-Environment: ``REELGUARD_DATABASE_URL``.
+Environment: ``REELGUARD_DATABASE_URL``, ``REELGUARD_SQLITE_BUSY_TIMEOUT`` (seconds a SQLite
+write waits for another writer's lock before ``DatabaseLocked``; default 30).
 """
 
 from __future__ import annotations
@@ -39,6 +40,23 @@ ENV_VAR = "REELGUARD_DATABASE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
+BUSY_TIMEOUT_ENV_VAR = "REELGUARD_SQLITE_BUSY_TIMEOUT"
+
+
+def sqlite_busy_timeout_ms() -> int:
+    """How long a SQLite write waits for a lock: ``$REELGUARD_SQLITE_BUSY_TIMEOUT`` s, else 30 s."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV_VAR, "").strip()
+    if not raw:
+        return SQLITE_BUSY_TIMEOUT_MS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        from crawler.exceptions import ConfigError
+
+        raise ConfigError(f"{BUSY_TIMEOUT_ENV_VAR}={raw!r}: expected a number of seconds >= 0")
+    return int(seconds * 1000)
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -142,6 +160,7 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool, begin: str) -> None
     begin_sql = f"BEGIN {begin.upper()}"
     if begin.upper() not in {"IMMEDIATE", "DEFERRED", "EXCLUSIVE"}:
         raise ValueError(f"sqlite_begin must be IMMEDIATE, DEFERRED or EXCLUSIVE, not {begin!r}")
+    busy_ms = sqlite_busy_timeout_ms()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -149,7 +168,7 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool, begin: str) -> None
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
@@ -200,7 +219,7 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         if "database is locked" in str(err.orig):
             raise DatabaseLocked(
                 f"SQLite database {url} stayed locked for more than "
-                f"{SQLITE_BUSY_TIMEOUT_MS // 1000}s (another writer holds it)",
+                f"{sqlite_busy_timeout_ms() / 1000:g}s (another writer holds it)",
                 url=url,
             ) from err
         if err.connection_invalidated:

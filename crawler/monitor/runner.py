@@ -8,6 +8,9 @@ whose pages were mostly block pages, fails with the reason (exit code 6).
 Twisted's reactor runs once per process, so each pass runs in a process of its own; the
 scheduler (``crawler.monitor.schedule``) starts one per tick.
 
+A crawl stopped because its database stayed locked or unreachable (``pipelines/store.py``)
+fails with that reason and, once its run is recorded, raises ``StorageError`` (exit code 4).
+
 Settings: all of ``crawler.settings``; ``overrides`` are applied on top.
 """
 
@@ -27,7 +30,8 @@ from sqlalchemy import distinct, select
 from crawler.db import repo
 from crawler.db.models import CrawlEvent, Listing, Marketplace, Observation, Seller
 from crawler.db.session import session_scope
-from crawler.extensions.runlog import json_stats
+from crawler.exceptions import StorageError
+from crawler.extensions.runlog import DATABASE_UNAVAILABLE, json_stats
 from crawler.storage import Database, open_database
 
 logger = logging.getLogger(__name__)
@@ -162,6 +166,8 @@ def judge(
                 - _stat(o.stats, "robotstxt/response_count") for o in outcomes)
     blocked = sum(_stat(o.stats, "reelguard/blocked") for o in outcomes)
     reasons = [o.reason for o in outcomes]
+    if DATABASE_UNAVAILABLE in reasons:
+        return "failed", _storage_failure(outcomes)
     if any(r in ("shutdown", "cancelled") for r in reasons):
         return "interrupted", "interrupted by the user"
     # A block page is retried or given up in the downloader, never "received": the pages
@@ -193,6 +199,19 @@ def judge(
             "(REELGUARD_BROWSER=never)"
         )
     return "finished", "finished"
+
+
+def _storage_failure(outcomes: list[CrawlOutcome]) -> str:
+    why = next((str(o.stats["reelguard/store/unavailable"]) for o in outcomes
+                if o.stats.get("reelguard/store/unavailable")), "database unavailable")
+    lost = sum(_stat(o.stats, "reelguard/store/not_stored") for o in outcomes)
+    return f"{why}; {lost} item(s) not stored: run the crawl again to store them"
+
+
+def _raise_if_storage_failed(outcomes: list[CrawlOutcome]) -> None:
+    """The crawl gave up on its database: exit code 4, with the reason the run recorded."""
+    if any(o.reason == DATABASE_UNAVAILABLE for o in outcomes):
+        raise StorageError(_storage_failure(outcomes))
 
 
 def summarise(db: Database, run_id: int, outcomes: list[CrawlOutcome]) -> tuple[dict, dict]:
@@ -284,6 +303,7 @@ def run_monitor_pass(
             repo.finish_run(
                 session, run_id, status=status, exit_reason=reason, stats=merged,
             )
+    _raise_if_storage_failed(outcomes)
     return PassResult(
         run_id=run_id,
         status=status,
@@ -336,6 +356,7 @@ def run_single_crawl(
                             stats=outcomes[0].stats,
                             errors=_stat(outcomes[0].stats, "reelguard/errors"))
     per, totals = summarise(db, run_id, outcomes) if run_id else ({}, {})
+    _raise_if_storage_failed(outcomes)
     return PassResult(run_id, status, reason, time.monotonic() - started, db.url, outcomes,
                       per, totals)
 
