@@ -290,7 +290,7 @@ def test_safe_component_keeps_paths_inside_the_cases_folder() -> None:
 
 # -- the report in a real browser --------------------------------------------------------------
 @pytest.mark.browser
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_report_opens_offline_in_chromium_and_prints(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     upgrade(url)
@@ -327,12 +327,12 @@ def _investigate(tmp_path: Path, db: str, base: str, *args: str):  # type: ignor
         *args,
         cwd=tmp_path,
         env=env,
-        timeout=180,
+        timeout=300,
     )
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(420)
 def test_investigate_writes_a_case_that_verifies_and_renders(
     tmp_path: Path, demomart_url: str
 ) -> None:
@@ -413,7 +413,7 @@ def test_investigate_writes_a_case_that_verifies_and_renders(
     assert HOSTILE in hostile.text and hostile.injected == 0
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_investigate_unknown_seller_is_one_clear_error(tmp_path: Path, demomart_url: str) -> None:
     db = sqlite_url(tmp_path)
     proc = _investigate(tmp_path, db, demomart_url, "--seller", "000000001")
@@ -424,7 +424,7 @@ def test_investigate_unknown_seller_is_one_clear_error(tmp_path: Path, demomart_
     assert not (tmp_path / "cases").exists() or not any((tmp_path / "cases").iterdir())
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_investigate_blocked_storefront_exits_6(tmp_path: Path) -> None:
     db = sqlite_url(tmp_path)
     with serve("demomart", SiteOptions(rate_limit=0.01, burst=1)) as base:
@@ -445,7 +445,7 @@ def test_investigate_blocked_storefront_exits_6(tmp_path: Path) -> None:
     assert inv.state == "failed"
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(420)
 def test_investigate_linked_crawls_the_accounts_sharing_a_contact(
     tmp_path: Path, demomart_url: str
 ) -> None:
