@@ -509,3 +509,20 @@ def test_investigate_linked_crawls_the_accounts_sharing_a_contact(
     assert captured == expected
     assert doc["summary"]["listings"] == len(expected)
     assert verify_case(folder).ok
+
+
+def test_case_verify_reports_a_corrupt_deflate_stream_instead_of_crashing() -> None:
+    import io
+    import zipfile
+
+    from crawler.investigate.verify import CaseCheck, check_wacz
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("datapackage.json", b"x" * 5000 + bytes(range(256)) * 40)
+    data = bytearray(buf.getvalue())
+    data[60] ^= 0xFF  # inside the deflated member: zlib.error, not BadZipFile
+    check = CaseCheck(Path("."))
+    assert check_wacz(bytes(data), check) == {}
+    assert not check.ok
+    assert any("not a readable ZIP" in f for f in check.failures)

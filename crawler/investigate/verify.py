@@ -28,6 +28,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -122,7 +123,8 @@ def check_wacz(
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         inner = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, zlib.error, EOFError) as exc:
+        # A flipped byte inside a deflated member surfaces as zlib.error, not BadZipFile.
         check.fail("wacz", where, f"not a readable ZIP: {exc}")
         return {}
     package = inner.get("datapackage.json")
@@ -218,7 +220,7 @@ def verify_case(path: Path) -> CaseCheck:
     check = CaseCheck(Path(path))
     try:
         files = read_case_files(Path(path))
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, ValueError, zlib.error, EOFError) as exc:
         check.fail("case", str(path), f"cannot read: {exc}")
         return check
     check.files = len(files)
