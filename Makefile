@@ -30,8 +30,11 @@ browser:
 demo: setup
 	$(BIN)/reelguard demo
 
+# Two processes by default (the tests wait on crawls, browsers and servers as much as on the
+# CPU); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 bench: setup
 	$(BIN)/python bench/crawl.py

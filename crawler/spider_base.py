@@ -235,6 +235,23 @@ class MarketplaceSpider(scrapy.Spider):
             return min(setting, profile.max_pages)
         return setting
 
+    def next_page_allowed(self, response: Response, index: int, setting: str, value: int) -> bool:
+        """Whether result page ``index`` (0-based) may be opened; record it when the limit stops us.
+
+        A limit that cuts a crawl short is not an error, but the run must say that the site
+        offered more pages than were read (``page_limit`` event, ``reelguard/page_limit`` stat).
+        """
+        marketplace = response.meta["marketplace"]
+        limit = self.page_limit(marketplace, value)
+        if index < limit:
+            return True
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("reelguard/page_limit")
+        self.event("page_limit", response.url,
+                   f"stopped after {limit} pages: the site offers more ({setting}={value}"
+                   f"{', capped by the profile' if limit < value else ''})", marketplace)
+        return False
+
     def refetch_in_browser(self, response: Response) -> scrapy.Request | None:
         """The same request through the browser, or ``None`` when the browser is off."""
         if response.meta.get("fetched_via") == "browser":

@@ -63,7 +63,9 @@ class SearchSpider(MarketplaceSpider):
             else:
                 yield self.with_context(card, response, "search")
         index = response.meta.get("page_index", 0) + 1
-        if results.next_page_url and index < self.page_limit(marketplace, self.rg.max_search_pages):
+        if results.next_page_url and self.next_page_allowed(
+            response, index, "REELGUARD_MAX_SEARCH_PAGES", self.rg.max_search_pages
+        ):
             yield self.make_request(
                 results.next_page_url,
                 marketplace,

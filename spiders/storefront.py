@@ -66,7 +66,9 @@ class StorefrontSpider(MarketplaceSpider):
                 yield self.listing_request(card, marketplace, "storefront", None)
             else:
                 yield self.with_context(card, response, "storefront")
-        if shop.next_page_url and index + 1 < self.page_limit(marketplace, self.rg.max_shop_pages):
+        if shop.next_page_url and self.next_page_allowed(
+            response, index + 1, "REELGUARD_MAX_SHOP_PAGES", self.rg.max_shop_pages
+        ):
             yield self.make_request(
                 shop.next_page_url,
                 marketplace,

@@ -67,6 +67,7 @@ def _wait_for_listings(proc: subprocess.Popen[str], db: str, at_least: int) -> i
     raise AssertionError(f"fewer than {at_least} listings stored after 60 s")
 
 
+@pytest.mark.faults  # fault 11 of the fault suite (the submit half is tests/faults/test_kill.py)
 @pytest.mark.timeout(150)
 def test_kill_9_mid_crawl_then_rerun_gives_the_full_set(tmp_path: Path, mart_url) -> None:
     reference = sqlite_url(tmp_path, "reference.db")

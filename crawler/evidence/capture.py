@@ -7,7 +7,8 @@
 * ``html``        the rendered HTML after JavaScript: the response body itself when the crawl
                   fetched the page with the browser (it *is* the rendered DOM), else
                   ``page.content()`` of a browser page that opened the URL
-* ``screenshot``  a full-page PNG of that browser page
+* ``screenshot``  a full-page PNG of that browser page (its top ``MAX_SCREENSHOT_HEIGHT``
+                  pixels when it is taller)
 * ``fields``      the listing's extracted fields, canonical JSON
 * ``decision``    the matching decision and the members it concerns, canonical JSON
 
@@ -49,6 +50,7 @@ CAPTURED_DECISIONS = frozenset({"takedown", "review"})
 # The order of one capture's entries in the chain.
 ARTEFACT_ORDER = ("warc", "html", "screenshot", "fields", "decision", "saved_page")
 RENDER_TIMEOUT_MS = 20_000
+MAX_SCREENSHOT_HEIGHT = 12_000  # pixels: taller pages are captured from the top down to this
 SAVED_PAGE_NOTE_PREFIX = "supplied by a person"
 
 
@@ -94,11 +96,29 @@ class Renderer(Protocol):
 
 async def _render_on(page: Any, url: str, want_html: bool) -> Rendered:
     await page.goto(url, wait_until="load", timeout=RENDER_TIMEOUT_MS)
-    shot = page.screenshot(full_page=True, type="png", timeout=RENDER_TIMEOUT_MS)
+    shot = page.screenshot(full_page=True, type="png", timeout=RENDER_TIMEOUT_MS,
+                           clip=await _tall_page_clip(page))
     if want_html:
         html, png = await asyncio.gather(page.content(), shot)
         return Rendered(html=html, screenshot=png)
     return Rendered(html=None, screenshot=await shot)
+
+
+async def _tall_page_clip(page: Any) -> dict[str, float] | None:
+    """The top ``MAX_SCREENSHOT_HEIGHT`` pixels of a page taller than that, else ``None``.
+
+    Chromium cannot capture a page hundreds of thousands of pixels tall (a listing padded with a
+    megabyte of text): it fails after the timeout and the listing would have no screenshot.
+    The top of the page is what shows the listing; the HTML artefact keeps all of it.
+    """
+    height = await page.evaluate(
+        "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)")
+    if not isinstance(height, int | float) or height <= MAX_SCREENSHOT_HEIGHT:
+        return None
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    logger.info("screenshot of %s cut at %d of %d pixels", page.url, MAX_SCREENSHOT_HEIGHT, height)
+    return {"x": 0, "y": 0, "width": max(1, min(float(width or 1280), 4096.0)),
+            "height": float(MAX_SCREENSHOT_HEIGHT)}
 
 
 class PooledRenderer:

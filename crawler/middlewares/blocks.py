@@ -1,5 +1,8 @@
 """Recognise login walls, captchas and rate-limit pages; record them, back off, retry.
 
+A short page served as a success (2xx) that the classifier cannot place and that says in words
+that the client is sending too many requests (``crawler.pages.rate_limit``) is a block page too (reason ``rate_limited``).
+
 A block page is never handed to a spider as content: the marketplace's page classifier
 (``crawler.pages.<marketplace>.classify``) decides from the page itself, whatever its status
 (captchas usually come with 200). Each block is counted (``reelguard/blocked``) and recorded on
@@ -27,6 +30,7 @@ from crawler import signals as rg_signals
 from crawler.config import ReelguardConfig
 from crawler.pages import get_pages
 from crawler.pages.adapter import to_page_input
+from crawler.pages.rate_limit import rate_limit_notice
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -86,6 +90,14 @@ class BlockDetectionMiddleware:
         kind = pages.classify(page_input)
         request.meta["page_kind"] = kind
         slot = self._slot(request)
+        # An error status (429, 503...) is the retry middleware's to handle, Retry-After and all;
+        # a notice in words only that came as a success is a block page: back off from it.
+        notice = (rate_limit_notice(response.selector)
+                  if kind == "unknown" and 200 <= response.status < 300 else None)
+        if notice is not None:
+            request.meta["page_kind"] = kind = "blocked"
+            return self._on_block(request, response, marketplace, slot,
+                                  reason=f"rate_limited (\"{notice}\")")
         if kind != "blocked":
             if self._strikes.get(slot):
                 self._strikes[slot] = max(0, self._strikes[slot] - 1)
@@ -93,20 +105,22 @@ class BlockDetectionMiddleware:
         return self._on_block(request, response, marketplace, slot)
 
     def _on_block(
-        self, request: Request, response: Response, marketplace: str, slot: str
+        self, request: Request, response: Response, marketplace: str, slot: str,
+        reason: str | None = None,
     ) -> Request:
         stats = self.crawler.stats
         assert stats is not None
-        pages = get_pages(marketplace)
-        try:
-            blocked = pages.blocked_page(response=to_page_input(response))
-            reason = _sync_field(blocked, "reason") or "blocked"
-        except Exception:  # the classifier said blocked; the reason is only detail
-            logger.exception("could not read the block page at %s", response.url)
-            reason = "blocked"
+        if reason is None:
+            pages = get_pages(marketplace)
+            try:
+                blocked = pages.blocked_page(response=to_page_input(response))
+                reason = str(_sync_field(blocked, "reason") or "blocked")
+            except Exception:  # the classifier said blocked; the reason is only detail
+                logger.exception("could not read the block page at %s", response.url)
+                reason = "blocked"
         stats.inc_value("reelguard/blocked")
         stats.inc_value(f"reelguard/blocked/{marketplace}")
-        stats.inc_value(f"reelguard/blocked/reason/{reason}")
+        stats.inc_value(f"reelguard/blocked/reason/{reason.split(' ', 1)[0]}")
         original = (request.meta.get("redirect_urls") or [request.url])[0]
         self.crawler.signals.send_catch_log(
             rg_signals.crawl_event,

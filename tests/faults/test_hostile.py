@@ -16,10 +16,9 @@ time and without a traceback:
 * ``reelguard case build`` (the investigation case file): ``report.html`` shows the title
   escaped, never as a live ``<script>``.
 
-The evidence screenshot is off here (``REELGUARD_EVIDENCE_SCREENSHOT=False``): chromium cannot
-screenshot a page 1 MB of text tall within the capture timeout (20 s); that failure is recorded
-as an ``evidence_failed`` event and the listing is still stored and queued, which
-``test_evidence_capture.py``'s failure path covers.
+Evidence is captured in the real browser: the page 1 MB of text tall (about 450,000 pixels,
+more than chromium can screenshot) is captured from the top down to the screenshot height cap,
+so both listings have their five artefacts and the chain verifies.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from sqlalchemy import select
 
 from crawler.catalog.store import import_catalog
 from crawler.db.models import Listing, Match
+from crawler.db.models_evidence import EvidenceRecord
 from crawler.storage import open_database
 from tests.crawl_support import PRIVATE_OK, REPO, child_env, opened, run_cli, sqlite_url
 from tests.faults.conftest import crawl, no_traceback, the_run
@@ -79,8 +79,7 @@ def test_hostile_listing_text_through_matching_storage_export_and_display(
         database.engine.dispose()
 
     with FaultServer(items=list(ITEMS_18)) as server:
-        result = crawl(tmp_path, server.url, "search", "--keywords", "盗梦空间",
-                       "--set", "REELGUARD_EVIDENCE_SCREENSHOT=False", timeout=90)
+        result = crawl(tmp_path, server.url, "search", "--keywords", "盗梦空间", timeout=120)
     assert result.returncode == 0, result.output
     no_traceback(result)
     assert result.seconds < 60, result.seconds
@@ -98,6 +97,13 @@ def test_hostile_listing_text_through_matching_storage_export_and_display(
     assert 1000 >= len(titles["H1"]) > 900
     assert not any(CONTROL.search(t) for t in titles.values()), titles
     assert run.stats["reelguard/queue/opened"] == 2
+    with opened(db) as s:
+        kinds = {(k, kind) for k, kind in s.execute(
+            select(Listing.listing_key, EvidenceRecord.kind)
+            .join(EvidenceRecord, EvidenceRecord.listing_id == Listing.id))}
+    assert kinds == {(k, kind) for k in ("H1", "H2")
+                     for kind in ("warc", "html", "screenshot", "fields", "decision")}
+    assert run.stats.get("reelguard/evidence/failed") is None
 
     out = tmp_path / "out"
     out.mkdir()

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.crawl_support import stored_listings
+from tests.crawl_support import events, stored_listings
 from tests.faults.conftest import crawl, no_traceback, the_run
 from tests.faults.server import Exchange, FaultServer, Item, search_html, shop_html
 
@@ -70,6 +70,9 @@ def test_endless_search_pagination_stops_at_the_page_limit(tmp_path: Path) -> No
     no_traceback(result)
     assert len(stored_listings(result.db)) == 6 * PER_PAGE
     assert the_run(result).status == "finished"
+    # The run says the site offered more than was read, once, at the last page fetched.
+    [(url, why)] = [(e.url, e.reason) for e in events(result.db) if e.kind == "page_limit"]
+    assert url.endswith(f"s={5 * PER_PAGE}") and "REELGUARD_MAX_SEARCH_PAGES=6" in why
 
 
 @pytest.mark.timeout(120)
@@ -95,3 +98,5 @@ def test_calendar_and_looping_storefronts_stop(tmp_path: Path) -> None:
     assert {x for x in stored if x.startswith("P")} == {f"P{p}{i}" for p in (1, 2)
                                                          for i in range(PER_PAGE)}
     assert the_run(result).status == "finished"
+    limited = [e.url for e in events(result.db) if e.kind == "page_limit"]
+    assert limited == [f"{server.url}/shop/cal?date=2024-01-04"]  # the loop ended by itself
