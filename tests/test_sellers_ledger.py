@@ -24,7 +24,8 @@ from crawler.db.models_sellers import (
 )
 from crawler.db.session import session_scope
 from crawler.sellers.escalate import evaluate_all
-from crawler.sellers.ledger import SellerLookupError, ledger_for, resolve_seller, update_strikes
+from crawler.sellers.history import ledger_for, resolve_seller
+from crawler.sellers.ledger import SellerLookupError, update_strikes
 from crawler.sellers.policy import load_policy
 from crawler.takedown.queue import enqueue_from_match
 from tests.sellers_support import (

@@ -177,7 +177,7 @@ def show_cmd(
 
     def run() -> None:
         from crawler.db.session import session_scope
-        from crawler.sellers.ledger import ledger_for, resolve_seller
+        from crawler.sellers.history import ledger_for, resolve_seller
         from crawler.storage import open_database
 
         chosen = _policy(policy)

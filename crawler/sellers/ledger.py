@@ -16,9 +16,8 @@ capture made before the removal (else its earliest other capture). A strike with
 is kept in the ledger but never counts toward escalation (``crawler.sellers.escalate``). The
 insert ignores rows that exist (unique ``request_id``), so the update is idempotent.
 
-:func:`ledger_for` returns a seller's whole history as a :class:`SellerLedger` of plain
-dataclasses (``as_dict()`` for JSON); ``reelguard sellers show`` and the investigation case
-file read it. :func:`load_strikes` gives the strikes with what the policy needs to judge them.
+:func:`load_strikes` gives the strikes with what the policy needs to judge them; a seller's
+whole history (``ledger_for``) is built from them in ``crawler.sellers.history``.
 
 No settings affect this module. Data functions take a session and never commit.
 """
@@ -28,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,10 +39,6 @@ from crawler.db.models_takedown import TakedownRequest
 from crawler.db.sql import _insert
 from crawler.exceptions import ConfigError
 from crawler.sellers.offence import classify_offence
-
-if TYPE_CHECKING:
-    from crawler.sellers.history import SellerLedger
-    from crawler.sellers.policy import Policy
 
 # States a confirmed removal can be in: still removed, or removed and later put back.
 REMOVED_STATES = ("removed", "relisted")
@@ -252,28 +247,3 @@ def load_strikes(session: Session, seller_ids: Iterable[int] | None = None) -> l
             )
     facts.sort(key=lambda f: (f.struck_at, f.id))
     return facts
-
-
-# The history of one seller is built in crawler/sellers/history.py; these wrappers keep the
-# ledger the one place callers import from (imported lazily: history reads load_strikes).
-def ledger_for(
-    session: Session,
-    seller_id: int,
-    *,
-    as_of: datetime | None = None,
-    observations: bool = False,
-    policy: Policy | None = None,
-) -> SellerLedger:
-    """The whole history of seller ``seller_id`` (:class:`crawler.sellers.history.SellerLedger`:
-    profile, licence, sightings, requests, strikes, events, linked cluster, timeline; with
-    ``policy`` also its current standing)."""
-    from crawler.sellers.history import ledger_for as build
-
-    return build(session, seller_id, as_of=as_of, observations=observations, policy=policy)
-
-
-def resolve_seller(session: Session, ref: str, marketplace: str | None = None) -> int:
-    """The id of the seller a person means by ``ref`` (key, name, shop name or ``#id``)."""
-    from crawler.sellers.history import resolve_seller as resolve
-
-    return resolve(session, ref, marketplace)
