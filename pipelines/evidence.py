@@ -34,8 +34,9 @@ from scrapy.exceptions import NotConfigured
 from crawler.evidence.capture import (
     CAPTURED_DECISIONS,
     Renderer,
+    acquire_renderer,
     capture_listing,
-    renderer_for_crawler,
+    release_renderer,
 )
 from crawler.evidence.store import EvidenceStore
 from crawler.items import CrawledListing
@@ -67,8 +68,7 @@ class EvidencePipeline:
 
     def _renderer(self) -> Renderer | None:
         if self.screenshots and self.renderer is None:
-            # Chosen at the first capture: download handlers are loaded on first use.
-            self.renderer = renderer_for_crawler(self.crawler)
+            self.renderer = acquire_renderer(self.crawler)
         return self.renderer
 
     async def process_item(self, item: Any) -> Any:
@@ -110,4 +110,5 @@ class EvidencePipeline:
             stats.set_value("reelguard/evidence/capture_ms_p90",
                             round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1))
         if self.renderer is not None:
-            await self.renderer.close()
+            self.renderer = None
+            await release_renderer(self.crawler)

@@ -36,7 +36,7 @@ from sqlalchemy import select
 from crawler.config import _EnvFirst
 from crawler.db.models import Marketplace, Seller
 from crawler.db.session import session_scope
-from crawler.evidence.capture import Renderer, renderer_for_crawler
+from crawler.evidence.capture import Renderer, acquire_renderer, release_renderer
 from crawler.evidence.store import EvidenceStore
 from crawler.items import SellerItem, ShopPage
 from crawler.licences.check import check_sellers, is_flagged
@@ -72,7 +72,7 @@ class LicencePipeline:
 
     def _renderer(self) -> Renderer | None:
         if self.screenshots and self.renderer is None:
-            self.renderer = renderer_for_crawler(self.crawler)
+            self.renderer = acquire_renderer(self.crawler)
         return self.renderer
 
     async def process_item(self, item: Any) -> Any:
@@ -126,7 +126,8 @@ class LicencePipeline:
         if self.seen and self.db is not None:
             await asyncio.to_thread(self._check)
         if self.renderer is not None:
-            await self.renderer.close()
+            self.renderer = None
+            await release_renderer(self.crawler)
 
     def _check(self) -> None:
         stats = self.crawler.stats

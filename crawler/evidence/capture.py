@@ -225,6 +225,35 @@ def renderer_for_crawler(crawler: Any) -> Renderer:
     )
 
 
+_SHARED = "_reelguard_renderer"  # crawler attribute: [renderer, users]
+
+
+def acquire_renderer(crawler: Any) -> Renderer:
+    """The crawl's one renderer, shared by every pipeline that captures pages.
+
+    Chosen at first use (download handlers are loaded on first use); each caller gives it back
+    with :func:`release_renderer`, and the last one closes it, so a crawl without a page pool
+    launches one dedicated browser however many pipelines capture evidence.
+    """
+    shared = getattr(crawler, _SHARED, None)
+    if shared is None:
+        shared = [renderer_for_crawler(crawler), 0]
+        setattr(crawler, _SHARED, shared)
+    shared[1] += 1
+    return shared[0]  # type: ignore[no-any-return]
+
+
+async def release_renderer(crawler: Any) -> None:
+    """Give back a renderer from :func:`acquire_renderer`; the last user closes it."""
+    shared = getattr(crawler, _SHARED, None)
+    if shared is None:
+        return
+    shared[1] -= 1
+    if shared[1] <= 0:
+        delattr(crawler, _SHARED)
+        await shared[0].close()
+
+
 def listing_fields(crawled: CrawledListing) -> bytes:
     return chain.canonical_json(dataclasses.asdict(crawled.listing))
 
