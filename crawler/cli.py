@@ -217,6 +217,10 @@ def demo(
 
                 out.rule("Sellers, licences and linked accounts")
                 sellers_after_pass(database, out)
+                from crawler.web.demo import after_demo
+
+                out.rule("Review dashboard")
+                after_demo(database, out)
         _judge_exit(result)
 
     guarded(run)
@@ -541,6 +545,8 @@ def _register_module_commands() -> None:
     from crawler.pages.cli_parse import parse as parse_command
     from crawler.sellers.cli import sellers_app
     from crawler.takedown.cli import takedown_app
+    from crawler.web.cli import serve as serve_command
+    from crawler.web.cli import users_app
 
     app.command("match")(match_command)
     app.command("parse")(parse_command)
@@ -552,6 +558,8 @@ def _register_module_commands() -> None:
     app.add_typer(case_app, name="case")
     app.add_typer(sellers_app, name="sellers")
     app.command("licences")(licences_command)
+    app.add_typer(users_app, name="users")
+    app.command("serve")(serve_command)
 
 
 _register_module_commands()

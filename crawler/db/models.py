@@ -322,3 +322,4 @@ class Match(Base):
 from crawler.db import models_evidence as _models_evidence  # noqa: F401
 from crawler.db import models_sellers as _models_sellers  # noqa: F401
 from crawler.db import models_takedown as _models_takedown  # noqa: F401
+from crawler.db import models_web as _models_web  # noqa: F401

@@ -1,0 +1,1 @@
+"""What each dashboard page reads: one module per page, every query through ``crawler.web.scope``."""
