@@ -32,6 +32,7 @@ from crawler.web.headers import SecurityHeaders
 from crawler.web.queries.queue import FilterError
 from crawler.web.scope import NotFound
 from crawler.web.templating import render
+from crawler.web.throttle import SignInThrottle
 from crawler.web.views import pages, requests, sellers
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -129,4 +130,5 @@ def create_app(
     app.state.store = EvidenceStore(evidence_dir)
     app.state.investigate_argv = investigate_argv
     app.state.log_dir = Path(log_dir) if log_dir is not None else None
+    app.state.sign_in_throttle = SignInThrottle()
     return app

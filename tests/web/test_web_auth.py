@@ -125,3 +125,33 @@ def test_web_sign_out_and_disabled_user(
         engine.dispose()
     assert bob.get("/queue", follow_redirects=False).status_code == 303
     assert login(client_for(None), "bob").status_code == 401
+
+
+def test_web_repeated_failed_sign_ins_are_throttled(client_for: Client) -> None:
+    from crawler.web.throttle import MAX_FAILURES
+
+    client = client_for(None)
+    for _ in range(MAX_FAILURES):
+        assert login(client, "alice", "not the password").status_code == 401
+    # Locked: even the right password is refused, with the same page for any guess.
+    refused = login(client, "alice")
+    assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+    # The address is locked too: another name from the same client waits as well.
+    assert login(client, "bob", "not the password").status_code == 429
+
+
+def test_web_sign_in_throttle_window_slides() -> None:
+    from crawler.web.throttle import SignInThrottle
+
+    throttle = SignInThrottle(max_failures=2, window_s=10)
+    keys = throttle.keys("Alice", "127.0.0.1")
+    throttle.failed(keys, now=0)
+    assert throttle.wait_s(keys, now=1) == 0
+    throttle.failed(keys, now=5)
+    assert throttle.wait_s(keys, now=6) == pytest.approx(4)  # until the first failure leaves
+    assert throttle.wait_s(keys, now=10) == 0
+    throttle.failed(keys, now=11)
+    throttle.succeeded("ALICE")  # clears the name, not the address
+    assert throttle.wait_s(throttle.keys("alice", None), now=12) == 0
+    assert throttle.wait_s(keys, now=12) == pytest.approx(3)
