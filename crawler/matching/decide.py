@@ -16,9 +16,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler.matching.candidate import Candidate
 from crawler.matching.config import MatchConfig
 from crawler.matching.offer import Offer
-from crawler.matching.score import Analysis, Candidate
+from crawler.matching.score import Analysis
 
 TAKEDOWN = "takedown"
 REVIEW = "review"

@@ -15,13 +15,16 @@ terms. Steps, each explainable in the decision's signals:
 4. Disambiguation: a number after the title that is not in the catalogue is another sequel
    ("玩具总动员3" when only 1 and 2 are members); a year next to the title that differs is
    another film or remake; titles sharing a key (remakes, shared aliases) are told apart by
-   the listing's year, else the newest wins and the others are named; a collection keeps
-   every title it names.
+   the listing's year, else the newest wins and the others are named
+   (:mod:`crawler.matching.candidate`); a collection keeps every title it names.
 5. Only when nothing matched exactly, segments are looked up fuzzily (n-gram candidates from
    the index, rapidfuzz similarity) to catch misspellings: Latin titles against runs of whole
    words only (filler words like "the" do not cut a run), with one typing slip allowed in a
    title of 8+ letters; a title rejected exactly (another sequel or year) is never found
-   again as a typo.
+   again as a typo (:mod:`crawler.matching.fuzzy`).
+
+This module does steps 1 to 4 and runs step 5; cutting the text into segments is
+:mod:`crawler.matching.segments`.
 
 Settings: ``thresholds.min_match``, ``thresholds.fuzzy_latin``, ``thresholds.fuzzy_cjk`` and
 ``ambiguous_prefer`` of the matching configuration.
@@ -30,15 +33,19 @@ Settings: ``thresholds.min_match``, ``thresholds.fuzzy_latin``, ``thresholds.fuz
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA
 
+from crawler.matching.candidate import Candidate, choose_title
 from crawler.matching.config import MatchConfig
-from crawler.matching.index import STOPWORDS, CatalogIndex, Key, Title
-from crawler.matching.normalize import CJK_CLASS, Normalized
+from crawler.matching.fuzzy import fuzzy_matches
+from crawler.matching.index import CatalogIndex
+from crawler.matching.normalize import Normalized
 from crawler.matching.offer import TermHit
+from crawler.matching.segments import CJK_CHAR, mask, segment
+
+__all__ = ["Analysis", "Candidate", "analyse"]
 
 _YEAR = re.compile(r"(?<![0-9])(18[89]\d|19\d\d|20[0-4]\d)(?![0-9])")
 _SEASON = re.compile(
@@ -56,39 +63,8 @@ _AFTER = re.compile(
 # Units after a number that make it a count or a format, not a sequel ("3 disc", "4K", "3D").
 _QUANTITY_WORDS = {"disc", "discs", "pack", "cd", "cds", "x", "碟", "张", "片", "件", "套", "盒",
                    "部", "k", "p", "d"}
-_CJK = re.compile(f"[{CJK_CLASS}]")
-_CJK_RUNS = re.compile(f"[{CJK_CLASS}]+|[a-z0-9]+")
-_DIGITS = re.compile(r"\d+")
 _ANY_DIGIT = re.compile(r"\d")
-_BOUNDARY = frozenset("|+~")
-_WORDS = re.compile(r"[^ |+~]+")
-LONG_WORD = 8  # letters: a title this long may be matched with one typing slip
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-@dataclass(slots=True)
-class Candidate:
-    """One catalogue title named by the listing, with why and how strongly."""
-
-    title: Title
-    key: Key
-    start: int
-    end: int
-    matched: str
-    strength: float
-    fit: float
-    fuzzy: float | None = None          # rapidfuzz similarity of a misspelt match
-    year_match: int | None = None       # the listing's year that equals the title's
-    year_mismatch: int | None = None    # a year next to the title that differs
-    sequel_mismatch: str | None = None  # "3" in "Toy Story 3" when 3 is not catalogued
-    extended: str | None = None         # "蝙蝠侠黑暗骑士崛起": more title glued on
-    season: int | None = None
-    ambiguous: list[str] = field(default_factory=list)  # other ids sharing the key
-
-    @property
-    def rejected(self) -> bool:
-        return (self.year_mismatch is not None or self.sequel_mismatch is not None
-                or self.extended is not None)
 
 
 @dataclass(slots=True)
@@ -126,7 +102,7 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
             if not _inside(m.start(), m.end(), hits):
                 seasons.append(int(next(g for g in m.groups() if g)))
                 spans.append((m.start(), m.end()))
-    masked = _mask(text, spans)
+    masked = mask(text, spans)
     listing_years = [y for _, _, y in years]
     sequel_words = [t for t in terms if "sequel" in t.offers]
 
@@ -141,8 +117,8 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
         # Filler words ("the", "and", "new") split segments for exact hits, but a misspelt
         # title is looked for across them: "Save the Last Dancce".
         soft = [(t.start, t.end) for t in terms if t.offers == ("noise",)]
-        loose = _mask(text, [s for s in spans if s not in soft]) if soft else masked
-        accepted.extend(_fuzzy(loose, breaks, index, config, years, accepted, candidates))
+        loose = mask(text, [s for s in spans if s not in soft]) if soft else masked
+        accepted.extend(fuzzy_matches(loose, breaks, index, config, years, accepted, candidates))
     if not accepted and collection_like:
         accepted = _franchise(text, index, terms, hits)
     else:
@@ -194,38 +170,6 @@ def _inside(start: int, end: int, hits: list[tuple[int, int, int]]) -> bool:
     return any(h[0] < end and start < h[1] for h in hits)
 
 
-def _mask(text: str, spans: list[tuple[int, int]]) -> str:
-    if not spans:
-        return text
-    chars = list(text)
-    for s, e in spans:
-        for i in range(s, e):
-            chars[i] = "|"
-    return "".join(chars)
-
-
-def _segment(masked: str, breaks: frozenset[int], start: int, end: int) -> tuple[int, int]:
-    """The stretch of title text around [start, end) up to the nearest boundary."""
-    i = start
-    while i > 0:
-        c = masked[i - 1]
-        if c in _BOUNDARY or i in breaks:
-            break
-        if c == " " and (i < 2 or _CJK.match(masked[i - 2]) or _CJK.match(masked[i])):
-            break
-        i -= 1
-    j = end
-    n = len(masked)
-    while j < n:
-        c = masked[j]
-        if c in _BOUNDARY or j in breaks:
-            break
-        if c == " " and (j + 1 >= n or _CJK.match(masked[j + 1]) or _CJK.match(masked[j - 1])):
-            break
-        j += 1
-    return i, j
-
-
 # -- scoring --------------------------------------------------------------------------------
 def _score_hits(text: str, masked: str, norm: Normalized, hits: list[tuple[int, int, int]],
                 index: CatalogIndex, years: list[tuple[int, int, int]],
@@ -236,7 +180,7 @@ def _score_hits(text: str, masked: str, norm: Normalized, hits: list[tuple[int, 
     segments: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
     seg_of: list[tuple[int, int]] = []
     for h in hits:
-        seg = _segment(masked, breaks, h[0], h[1])
+        seg = segment(masked, breaks, h[0], h[1])
         seg_of.append(seg)
         segments.setdefault(seg, []).append(h)
     fits: dict[tuple[int, int], float] = {}
@@ -250,7 +194,7 @@ def _score_hits(text: str, masked: str, norm: Normalized, hits: list[tuple[int, 
         key = index.keys[h[2]]
         fit = fits[seg]
         strength = key.specificity + (1.0 - key.specificity) * fit
-        title, ambiguous, year_match = _choose_title(key, index, listing_years)
+        title, ambiguous, year_match = choose_title(key, index, listing_years)
         cand = Candidate(title=title, key=key, start=h[0], end=h[1], matched=text[h[0]:h[1]],
                          strength=round(strength, 4), fit=fit, year_match=year_match,
                          ambiguous=ambiguous)
@@ -287,38 +231,6 @@ def _sequel_key(hit: tuple[int, int, int], masked: str, index: CatalogIndex
     return hit
 
 
-def _choose_title(key: Key, index: CatalogIndex, years: list[int]
-                  ) -> tuple[Title, list[str], int | None]:
-    titles = [index.titles[i] for i in key.titles]
-    if key.derived_for and len(titles) > 1:
-        # "The Mighty Ducks" is that film's own title, only a variant of "D3: The Mighty Ducks".
-        own = [t for t in titles if t.idx not in key.derived_for]
-        titles = own or titles
-    if len(titles) == 1:
-        t = titles[0]
-        return t, [], _year_match(t, years)
-    if years:
-        dated = [(t, _year_match(t, years)) for t in titles]
-        matching = [(t, y) for t, y in dated if y is not None]
-        if len(matching) == 1:
-            return matching[0][0], [], matching[0][1]
-    titles.sort(key=lambda t: t.year or 0, reverse=True)
-    chosen = titles[0]
-    return chosen, [t.id for t in titles[1:]], _year_match(chosen, years)
-
-
-def _year_match(title: Title, years: list[int]) -> int | None:
-    if title.year is None:
-        return None
-    for y in years:
-        if y == title.year:
-            return y
-    for y in years:
-        if abs(y - title.year) == 1:  # festival vs general release, regional release years
-            return y
-    return None
-
-
 def _check_context(cand: Candidate, masked: str, years: list[tuple[int, int, int]],
                    sequel_words: list[TermHit]) -> None:
     m = _AFTER.match(masked, cand.end)
@@ -353,12 +265,12 @@ def _check_extension(cand: Candidate, masked: str, norm: Normalized,
     if key.cjk:
         # Chinese has no spaces: characters glued on make a longer, other title.
         j = cand.end
-        while j < n and j not in norm.breaks and _CJK.match(masked[j]):
+        while j < n and j not in norm.breaks and CJK_CHAR.match(masked[j]):
             if any(h[0] <= j < h[1] for h in hits):
                 break
             j += 1
         i = cand.start
-        while i > 0 and i not in norm.breaks and _CJK.match(masked[i - 1]):
+        while i > 0 and i not in norm.breaks and CJK_CHAR.match(masked[i - 1]):
             if any(h[0] <= i - 1 < h[1] for h in hits):
                 break
             i -= 1
@@ -375,7 +287,7 @@ def _check_extension(cand: Candidate, masked: str, norm: Normalized,
             return
     colon = cand.end if cand.end in norm.colons else cand.end + 1
     if colon in norm.colons:
-        stop = _segment(masked, norm.breaks, colon, colon + 1)[1] if colon < n else colon
+        stop = segment(masked, norm.breaks, colon, colon + 1)[1] if colon < n else colon
         rest = masked[colon:stop]
         if any(h[0] >= colon and h[0] < stop for h in hits):
             return
@@ -383,7 +295,7 @@ def _check_extension(cand: Candidate, masked: str, norm: Normalized,
         compact = rest.replace(" ", "").replace("|", "")
         if compact and any(compact in k.replace(" ", "") for k in own):
             return  # its own subtitle: "终结者第二部：末日审判"
-        letters = len(_CJK.findall(rest)) + sum(len(w) for w in rest.split()
+        letters = len(CJK_CHAR.findall(rest)) + sum(len(w) for w in rest.split()
                                                  if w.isalpha() and w.isascii() and len(w) >= 3)
         if letters >= 2:
             cand.extended = f"{cand.matched}: {rest.strip()}"
@@ -412,134 +324,6 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
     return sorted(best.values(), key=lambda c: c.start)
 
 
-# -- fuzzy ----------------------------------------------------------------------------------
-def _fuzzy(masked: str, breaks: frozenset[int], index: CatalogIndex, config: MatchConfig,
-           years: list[tuple[int, int, int]], accepted: list[Candidate],
-           candidates: list[Candidate]) -> list[Candidate]:
-    """Misspelt or oddly spaced titles in the segments no exact hit explains."""
-    out: list[Candidate] = []
-    listing_years = [y for _, _, y in years]
-    taken = [(c.start, c.end) for c in accepted]
-    for seg_start, seg_end in _content_segments(masked, breaks):
-        if any(s < seg_end and seg_start < e for s, e in taken):
-            continue
-        seg = masked[seg_start:seg_end].strip()
-        cjk = bool(_CJK.search(seg))
-        if not cjk:
-            found = _compact(seg, seg_start, masked, index, listing_years)
-            if found is not None:
-                out.append(found)
-                continue
-        if len(seg) < (4 if cjk else 6):
-            continue
-        probe = seg if cjk else _strip_stopwords(seg)
-        # A title found exactly here and rejected (another sequel, another year) is no typo.
-        refused = {c.title.idx for c in candidates
-                   if (c.sequel_mismatch is not None or c.year_mismatch is not None)
-                   and c.start < seg_end and seg_start < c.end}
-        best: tuple[float, int, int, int] | None = None
-        for key_id in index.candidates(probe):
-            key = index.keys[key_id]
-            if refused and not refused.isdisjoint(key.titles):
-                continue
-            if not _numbers_agree(key.text, probe):
-                continue  # a different sequel number is a different film, however close
-            # One long word ("Unbreakable") may still be misspelt; short ones may not.
-            if (key.short or key.specificity < 0.75) and (
-                key.cjk or " " in key.text or len(key.text) < LONG_WORD
-            ):
-                continue
-            if key.text in seg:
-                continue  # found exactly (and rejected, or it would be taken): not a typo
-            if key.cjk:
-                target = key.text
-                sim = fuzz.ratio(target, probe)
-                if len(probe) > len(target):
-                    sim = max(sim, fuzz.partial_ratio(target, probe))
-                span = (seg_start, seg_end)
-            else:
-                window = _word_window(key.text, masked, seg_start, seg_end)
-                if window is None:
-                    continue
-                sim, span = window
-            need = config.thresholds["fuzzy_cjk" if key.cjk else "fuzzy_latin"]
-            if sim >= need and (best is None or sim > best[0]):
-                best = (sim, key_id, span[0], span[1])
-        if best is None:
-            continue
-        sim, key_id, start, end = best
-        key = index.keys[key_id]
-        fit = min(1.0, len(key.text) / max(len(seg), 1))
-        strength = (key.specificity + (1 - key.specificity) * fit) * sim / 100.0
-        if strength < config.thresholds["min_match"]:
-            continue
-        title, ambiguous, year_match = _choose_title(key, index, listing_years)
-        out.append(Candidate(title=title, key=key, start=start, end=end,
-                             matched=masked[start:end], strength=round(strength, 4), fit=fit,
-                             fuzzy=round(sim, 1),
-                             year_match=year_match, ambiguous=ambiguous))
-    return out
-
-
-def _word_window(target: str, masked: str, seg_start: int, seg_end: int
-                 ) -> tuple[float, tuple[int, int]] | None:
-    """The best similarity of a Latin title to a run of whole words of the segment, and where.
-
-    Whole words only, so a title never matches inside a longer word ("wood" in "hollywood"),
-    and words around the title (search keywords, seller filler) do not dilute it. A title of
-    at least ``LONG_WORD`` letters one typing slip away (a letter dropped, doubled, replaced or
-    two swapped: optimal string alignment distance 1) counts as 95 whatever its length.
-    """
-    words = [m.span() for m in _WORDS.finditer(masked, seg_start, seg_end)]
-    size = target.count(" ") + 1
-    bare = _strip_stopwords(target)
-    least = bare.count(" ") + 1 if bare else size
-    best: tuple[float, tuple[int, int]] | None = None
-    long_title = len(target.replace(" ", "")) >= LONG_WORD
-    for width in range(max(1, least - 1), min(size + 1, len(words)) + 1):
-        for i in range(len(words) - width + 1):
-            start, end = words[i][0], words[i + width - 1][1]
-            probe = masked[start:end]
-            if not _numbers_agree(target, probe):
-                continue  # a different sequel number is a different film, however close
-            sim = fuzz.ratio(target, probe)
-            if bare != target and sim < 100:  # "Harry Potter Goblet of Fire"
-                sim = max(sim, fuzz.ratio(bare, _strip_stopwords(probe)))
-            if long_title and sim < 95 and OSA.distance(target, probe, score_cutoff=1) <= 1:
-                sim = 95.0
-            if best is None or sim > best[0]:
-                best = (sim, (start, end))
-    return best
-
-
-def _compact(seg: str, seg_start: int, masked: str, index: CatalogIndex,
-             years: list[int]) -> Candidate | None:
-    """"Brave Heart" for "Braveheart": adjacent words that spell a title when joined."""
-    words = seg.split()
-    if not index.compact:
-        return None
-    for size in (1, 2, 3):
-        for i in range(len(words) - size + 1):
-            joined = "".join(words[i:i + size])
-            if size == 1 and len(joined) < LONG_WORD:
-                continue
-            key_id = index.compact.get(joined)
-            if key_id is None:
-                continue
-            key = index.keys[key_id]
-            phrase = " ".join(words[i:i + size])
-            if phrase == key.text:
-                continue  # written as in the catalogue: the exact scan had its say
-            start = masked.find(phrase, seg_start)
-            fit = fuzz.ratio(phrase, seg) / 100.0
-            strength = (key.specificity + (1 - key.specificity) * fit) * 0.95
-            title, ambiguous, year_match = _choose_title(key, index, years)
-            return Candidate(title=title, key=key, start=start, end=start + len(phrase),
-                             matched=phrase, strength=round(strength, 4), fit=fit,
-                             fuzzy=95.0, year_match=year_match, ambiguous=ambiguous)
-    return None
-
-
 def _franchise(text: str, index: CatalogIndex, terms: list[TermHit],
                hits: list[tuple[int, int, int]]) -> list[Candidate]:
     """"哈利·波特 系列 合集", "Harry Potter Complete Collection": every member title of it."""
@@ -552,28 +336,3 @@ def _franchise(text: str, index: CatalogIndex, terms: list[TermHit],
                           strength=franchise.specificity, fit=1.0)
                 for n, t in enumerate(titles)]
     return []
-
-
-def _content_segments(masked: str, breaks: frozenset[int]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    n = len(masked)
-    i = 0
-    while i < n:
-        while i < n and (masked[i] in _BOUNDARY or masked[i] == " "):
-            i += 1
-        if i >= n:
-            break
-        s, e = _segment(masked, breaks, i, i + 1)
-        out.append((s, e))
-        i = max(e, i + 1)
-    return out
-
-
-def _strip_stopwords(text: str) -> str:
-    return " ".join(w for w in text.split() if w not in STOPWORDS)
-
-
-def _numbers_agree(target: str, probe: str) -> bool:
-    wanted = set(_DIGITS.findall(target))
-    found = set(_DIGITS.findall(probe))
-    return wanted <= found and {d for d in found if len(d) <= 2} <= wanted

@@ -5,7 +5,7 @@ Warner), ``M2`` two members' works (Inception and Forrest Gump: Warner and Param
 first crawl searches two keywords whose result pages both show both listings, one linking to
 ``/item.htm?id=…&spm=…`` (a tracking variant), the other to ``/item.htm?id=…``; the second
 crawl re-checks the listings from both URL variants (``crawl listing --urls``: a variant is
-fetched as the listing's own URL, ``crawler.spider_base.make_request``). Each crawl fetches each
+fetched as the listing's own URL, ``crawler.spider_fetch.FetchingSpider.make_request``). Each crawl fetches each
 listing page once (the server's request log; the evidence pipeline's screenshot renders it at
 most once more, in chromium), and the database holds one row per listing, one match per listing
 and member, and one takedown request per listing and member.
