@@ -1,7 +1,9 @@
 """``reelguard parse FILE.html``: run a page saved to disk through the page objects.
 
 Detects the marketplace (``--marketplace`` wins, then ``--url``, the page's canonical URL, its
-markup), decodes the page by its declared or sniffed encoding and prints what the page says:
+markup; ``--marketplace generic`` forces the generic page objects, which also read pages of
+sites without page objects of their own), decodes the page by its declared or sniffed encoding
+and prints what the page says:
 a Rich table, or with ``--json`` the object ``{"marketplace", "kind", "items", "next_page"}``
 (``crawler.pages.detect``). Search, item and shop pages exit 0; a block page or a page whose
 layout is not recognised prints one line on stderr and exits 6 (the JSON is still printed on
@@ -29,7 +31,7 @@ EXIT_NOT_EXTRACTED = CrawlFailed.exit_code
 
 def parse(
     file: Annotated[Path, typer.Argument(help="A saved HTML page")],
-    marketplace: Annotated[str | None, typer.Option("--marketplace", help="The page's marketplace (default: detected)")] = None,
+    marketplace: Annotated[str | None, typer.Option("--marketplace", help="The page's marketplace, or 'generic' (default: detected)")] = None,
     url: Annotated[str | None, typer.Option("--url", help="The URL the page was saved from")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead of a table")] = False,
 ) -> None:
@@ -37,11 +39,11 @@ def parse(
     from crawler.cli import guarded
 
     def run() -> None:
-        from crawler.pages import KNOWN_MARKETPLACES
+        from crawler.pages import PARSE_MARKETPLACES
         from crawler.pages.detect import analyse_saved_page
 
-        if marketplace is not None and marketplace not in KNOWN_MARKETPLACES:
-            raise ConfigError(f"unknown marketplace {marketplace!r}; known: {', '.join(KNOWN_MARKETPLACES)}")
+        if marketplace is not None and marketplace not in PARSE_MARKETPLACES:
+            raise ConfigError(f"unknown marketplace {marketplace!r}; known: {', '.join(PARSE_MARKETPLACES)}")
         try:
             body = file.read_bytes()
         except OSError as exc:

@@ -12,12 +12,15 @@ same page objects the spiders use. Three steps, each usable on its own:
 * :func:`detect_marketplace` reads the host of the URL given, else of ``<link rel=canonical>``,
   ``og:url`` or ``<base href>`` (web.archive.org copies unwrapped), else fingerprints of the
   markup (Taobao's ``g_page_config``, Tmall's ``TShop.Setup``, the marketplaces' image CDNs).
-* :func:`parse_saved_page` classifies the page with the marketplace's page objects and returns
+* :func:`parse_saved_page` classifies the page with the marketplace's page objects (the
+  generic ones of ``crawler.pages.generic`` for a site without its own, and as a fallback when
+  a marketplace's own recognise nothing but the page declares products) and returns
   ``{"marketplace", "kind", "items": [{"listing_id", "title", "price", "currency", "seller",
   "url"}], "next_page"}``. Prices are numbers, currencies ISO codes; a field the page does not
   show is ``None``. Block pages and layouts the page objects do not recognise come back as kind
   ``"blocked"`` / ``"unknown"`` with no items and a reason (:class:`ParseOutcome`), never as an
-  empty success.
+  empty success. For a site without page objects, ``marketplace`` is its host (``www.``
+  dropped), or ``None`` when the page does not say where it is from.
 
 No settings affect this module.
 """
@@ -58,6 +61,8 @@ _STRUCTURE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bg_config\s*=\s*\{[\s\S]{0,6000}?\bidata\s*:"), "taobao"),
     (re.compile(r"\brunParams\s*=\s*\{\s*data\s*:"), "aliexpress"),
     (re.compile(r'data-component-type="s-search-result"'), "amazon"),
+    (re.compile(r"""<script[^>]*\bid=["']item-page-app-data["']"""), "rakuten"),
+    (re.compile(r"\b__INITIAL_STATE__\s*=\s*\{[\s\S]{0,20000}?\bichibaSearch\b"), "rakuten"),
 )
 # Domains a marketplace's pages load their images and scripts from; the most mentioned wins.
 _DOMAINS: dict[str, tuple[str, ...]] = {
@@ -67,7 +72,7 @@ _DOMAINS: dict[str, tuple[str, ...]] = {
     "ebay": ("ebaystatic.com", "ebayimg.com", "ebay.com/"),
     "amazon": ("media-amazon.com", "images-amazon.com", "amazon.com/"),
     "aliexpress": ("aliexpress.com", "ae01.alicdn.com"),
-    "rakuten": ("rakuten.co.jp",),
+    "rakuten": ("rakuten.co.jp", "r10s.jp"),
 }
 
 _META_CHARSET = re.compile(
@@ -312,39 +317,35 @@ def _item_dict(listing: Any, currency: str | None) -> dict[str, Any]:
         "price": price,
         "currency": code if listing.price_text else None,
         "seller": listing.seller_name or listing.seller_id,
-        "url": listing.url,
+        "url": listing.url or None,  # a page saved without its address may not show it
     }
 
 
 def analyse_saved_page(
     body: bytes, url: str | None = None, marketplace: str | None = None, headers: Any = None
 ) -> ParseOutcome:
-    """Classify and extract a saved page; see the module docstring."""
-    from crawler.pages import KNOWN_MARKETPLACES, get_pages
+    """Classify and extract a saved page; see the module docstring.
+
+    The marketplace's own page objects read the page first; the generic ones
+    (``crawler.pages.generic``) read a page from a site without its own, and a page its own
+    leave "unknown" (a layout they do not recognise, or a search they think JavaScript renders
+    that was in fact saved from a browser) -- and only when the generic reading finds products;
+    otherwise the own page objects' reason stands. A block page is never second-guessed.
+    """
+    from crawler.pages import GENERIC, parse_pages
+    from crawler.pages.common import host_of
+    from crawler.pages.generic import default_currency
 
     text, encoding = decode_html(body, headers)
     declared_url = page_url(text)
     name = marketplace or detect_marketplace(text, url)
     where = url or declared_url
-    if not name:
-        return ParseOutcome(
-            None,
-            "unknown",
-            message="cannot tell which marketplace this page is from (pass --marketplace)",
-            encoding=encoding,
-            url=where,
-        )
-    if name not in KNOWN_MARKETPLACES:
-        return ParseOutcome(
-            name,
-            "unknown",
-            message=f"no page objects for marketplace {name!r}",
-            encoding=encoding,
-            url=where,
-        )
-    pages = get_pages(name)
-    base = getattr(
-        importlib.import_module(f"crawler.pages.{name}"), "BASE_URL", f"https://www.{name}.com"
+    pages = parse_pages(name)
+    own = pages.name != GENERIC
+    base = (
+        getattr(importlib.import_module(f"crawler.pages.{name}"), "BASE_URL", f"https://www.{name}.com")
+        if own
+        else ""
     )
     response = HttpResponse(
         url=where or base,
@@ -353,8 +354,40 @@ def analyse_saved_page(
         headers=HttpResponseHeaders([("Content-Type", f"text/html; charset={encoding}")]),
         encoding=encoding,
     )
+    label = name if name and name != GENERIC else (host_of(where).removeprefix("www.") or None)
+    if own:
+        outcome = _extract(pages, response, label, where, base, pages.currency, encoding)
+        if outcome.kind != "unknown":
+            return outcome
+        generic_pages = parse_pages(GENERIC)
+        currency = pages.currency or default_currency(response)
+        fallback = _extract(generic_pages, response, label, where, None, currency, encoding)
+        return fallback if fallback.kind in ("item", "search") and fallback.items else outcome
+    outcome = _extract(pages, response, label, where, None, default_currency(response), encoding)
+    if outcome.kind == "unknown":
+        outcome.message = (
+            "cannot tell which marketplace this page is from (pass --marketplace) and it carries"
+            " no product data the generic page objects read"
+            if not label
+            else f"{label}: no product data recognised (no schema.org Product or"
+            " ItemList, no product meta tags, no repeated priced cards)"
+        )
+    return outcome
+
+
+def _extract(
+    pages: Any,
+    response: HttpResponse,
+    name: str | None,
+    where: str | None,
+    base: str | None,
+    currency: str | None,
+    encoding: str,
+) -> ParseOutcome:
+    """What ``pages`` read on ``response``."""
     kind = pages.classify(response)
     outcome = ParseOutcome(name, kind, encoding=encoding, url=where)
+    reader = name or "the site"
     try:
         if kind == "search":
             results = _run(pages.search_page(response=response))
@@ -364,27 +397,27 @@ def analyse_saved_page(
                     "the search results are rendered by JavaScript: fetch the page with the browser"
                 )
                 return outcome
-            outcome.items = [_item_dict(x, pages.currency) for x in results.listings]
+            outcome.items = [_item_dict(x, currency) for x in results.listings]
             outcome.next_page = results.next_page_url
         elif kind == "item":
             listing = _run(pages.listing_page(response=response))
-            if not where:  # the page did not say where it is: name it by its id
+            if not where and base:  # the page did not say where it is: name it by its id
                 listing.url = pages.listing_url(base, listing.listing_id)
-            outcome.items = [_item_dict(listing, pages.currency)]
+            outcome.items = [_item_dict(listing, currency)]
         elif kind == "shop":
             store = _run(pages.shop_page(response=response))
-            outcome.items = [_item_dict(x, pages.currency) for x in store.listings]
+            outcome.items = [_item_dict(x, currency) for x in store.listings]
             outcome.next_page = store.next_page_url
         elif kind == "blocked":
             blocked = _run(pages.blocked_page(response=response))
-            outcome.message = f"{name} served a {blocked.reason} page instead of the content" + (
+            outcome.message = f"{reader} served a {blocked.reason} page instead of the content" + (
                 f" ({blocked.message})" if blocked.message else ""
             )
         else:
             if kind != "unknown":
                 outcome.kind = "unknown"
             outcome.message = (
-                f"{name}: page layout not recognised (not a search, item or block page)"
+                f"{reader}: page layout not recognised (not a search, item or block page)"
             )
     except ExtractionError as exc:
         outcome.kind = "unknown"
