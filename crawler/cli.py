@@ -3,7 +3,7 @@
 Every error a user can cause (bad configuration, an unknown marketplace, an unreachable site or
 database, a malformed file) ends as one clear line on stderr and a non-zero exit code, never a
 traceback: exit codes are those of ``crawler.exceptions`` (2 configuration, 3 catalogue,
-4 storage, 5 unreachable, 6 crawl failed).
+4 storage, 5 unreachable, 6 crawl failed, 7 Redis unreachable for a distributed worker).
 
 Settings: ``REELGUARD_DATABASE_URL``, ``REELGUARD_MARKETPLACE_URLS``,
 ``REELGUARD_ALLOWED_PRIVATE_HOSTS``, ``REELGUARD_CHROMIUM_PATH`` (environment), plus ``--db``.
@@ -385,7 +385,11 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The monitoring 
 
 @monitor_app.command("run")
 def monitor_run(config: ConfigOpt = DEMO_CONFIG, db: DbOption = None,
-                verbose: VerboseOpt = False) -> None:
+                verbose: VerboseOpt = False,
+                distributed: Annotated[bool, typer.Option(
+                    help="Seed the pass into Redis for `reelguard worker`s")] = False,
+                workers: Annotated[int, typer.Option(
+                    help="With --distributed: run N local workers and wait")] = 0) -> None:
     """Run one monitoring pass now."""
 
     def run() -> None:
@@ -396,6 +400,8 @@ def monitor_run(config: ConfigOpt = DEMO_CONFIG, db: DbOption = None,
         from crawler.monitor.runner import run_monitor_pass
         from crawler.storage import open_database
 
+        if workers < 0 or (workers and not distributed):
+            raise ConfigError("--workers N (N >= 0) goes with --distributed")
         cfg = MonitorConfig.load(config)
         database = open_database(db or cfg.database)
         import_catalog(database, str(cfg.catalog))
@@ -409,6 +415,10 @@ def monitor_run(config: ConfigOpt = DEMO_CONFIG, db: DbOption = None,
                 urls.update({m.name: server.urls[m.name] for m in cfg.marketplaces
                              if m.url == "demo"})
                 hosts += ["127.0.0.1", "localhost"]
+            if distributed:
+                from crawler.distributed.cli import distributed_pass
+
+                return distributed_pass(cfg, database, urls, hosts, workers, verbose)
             if not verbose and sys.stderr.isatty():
                 stack.enter_context(shared_progress(err))
             result = run_monitor_pass(
@@ -536,6 +546,7 @@ def db_upgrade(db: DbOption = None) -> None:
 
 def _register_module_commands() -> None:
     """Commands whose code lives beside what they drive (imported lazily by Typer's call)."""
+    from crawler.distributed.cli import worker as worker_command
     from crawler.evidence.cli import evidence_app
     from crawler.ingest_cli import ingest as ingest_command
     from crawler.investigate.cli import case_app, investigate
@@ -560,6 +571,7 @@ def _register_module_commands() -> None:
     app.command("licences")(licences_command)
     app.add_typer(users_app, name="users")
     app.command("serve")(serve_command)
+    app.command("worker")(worker_command)
 
 
 _register_module_commands()

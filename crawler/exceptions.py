@@ -101,3 +101,18 @@ class LicenceRegisterError(CatalogError):
 
     Exit code 3, like every refused input file (catalogue, authorised sellers, register).
     """
+
+
+class RedisUnavailable(ReelguardError):
+    """The shared frontier (Redis) stayed unreachable longer than ``REELGUARD_REDIS_WAIT``.
+
+    Exit code 7. A worker that exits with it has lost nothing: its in-flight requests are
+    leased and go back to the frontier when the leases expire (``crawler.distributed``).
+    """
+
+    exit_code = 7
+
+    def __init__(self, url: str, waited: float, cause: str) -> None:
+        self.url = url
+        super().__init__(f"Redis at {url} unreachable for {waited:.0f} s "
+                         f"(REELGUARD_REDIS_WAIT): {cause}")

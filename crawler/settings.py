@@ -129,3 +129,11 @@ REELGUARD_LINKING = True  # contact identifiers and image hashes of sellers (pip
 # takedown/review listings and the first shop page (pipelines/evidence.py, pipelines/licence.py).
 REELGUARD_EVIDENCE_ALL = False
 REELGUARD_LICENCE_REGISTER = None  # CSV register of publication licences (crawler/licences)
+
+# -- Distributed crawls (crawler/distributed/: `reelguard worker`, `monitor run --distributed`) --
+# REDIS_URL (environment or setting; default redis://127.0.0.1:6379/0) is the shared frontier.
+REELGUARD_REDIS_PREFIX = "reelguard"  # key prefix of a crawl in Redis
+REELGUARD_REDIS_WAIT = 60.0  # seconds a worker rides out a Redis outage before exiting 7
+REELGUARD_LEASE_SECONDS = 60.0  # a dead worker's requests return after this (renewed while alive)
+REELGUARD_MAX_DELIVERIES = 3  # deliveries without an ack before a request is recorded as failed
+REELGUARD_IDLE_TIMEOUT = 10.0  # a worker exits when the whole crawl has been idle this long
