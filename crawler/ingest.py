@@ -1,6 +1,8 @@
 """``reelguard ingest FILE.html…``: pages a person saved, run through matching, evidence and the queue.
 
-Each file is read as bytes and parsed like ``reelguard parse`` (``crawler.pages.detect``). A
+Each file is read as bytes and parsed like ``reelguard parse`` (``crawler.pages.detect``), and a
+given marketplace may be any ``parse`` accepts (``crawler.pages.PARSE_MARKETPLACES``: the crawl
+targets, parse-only ones such as Rakuten, and ``generic``). A
 block page or a page whose layout is not recognised is reported (and recorded as a crawl event
 of the run) but nothing of it is stored. Otherwise every listing it holds is stored as a crawl
 would store it (``page_kind`` ``"card"`` for search and shop pages, ``"item"`` for an item page),
@@ -117,15 +119,17 @@ def ingest_files(
     from crawler.evidence.store import EvidenceStore
     from crawler.matching.engine import ListingError
     from crawler.matching.store import engine_from_database, upsert_match
-    from crawler.pages import KNOWN_MARKETPLACES
+    from crawler.pages import PARSE_MARKETPLACES
     from crawler.pages.detect import analyse_saved_page
     from crawler.storage import open_database
     from crawler.takedown.config import TakedownConfig
     from crawler.takedown.queue import QUEUE_DECISIONS, enqueue_from_match
     from pipelines.match import decide_listing
 
-    if marketplace is not None and marketplace not in KNOWN_MARKETPLACES:
-        raise ConfigError(f"unknown marketplace {marketplace!r}; known: {', '.join(KNOWN_MARKETPLACES)}")
+    # The pages a person saves are read like `reelguard parse` reads them, so the same names are
+    # accepted: the crawl targets, the parse-only marketplaces (Rakuten) and "generic".
+    if marketplace is not None and marketplace not in PARSE_MARKETPLACES:
+        raise ConfigError(f"unknown marketplace {marketplace!r}; known: {', '.join(PARSE_MARKETPLACES)}")
     files = [Path(p) for p in paths]
     if not files:
         raise ConfigError("no file to ingest")

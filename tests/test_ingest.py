@@ -109,3 +109,60 @@ def test_ingest_blocked_page_stores_nothing(tmp_path: Path) -> None:
     assert count(db, Match) == 0
     assert count(db, EvidenceRecord) == 0
     assert count(db, TakedownRequest) == 0
+
+
+RAKUTEN_ITEM = REPO / "fixtures" / "real" / "rakuten" / "item-legacy.eucjp.html"
+GHIBLI_CATALOG = (
+    "id,member,title,year,aliases,kind,release_date,home_release_date\n"
+    "ghi-spirited-away-2001,Studio Ghibli,Spirited Away,2001,千と千尋の神隠し|千与千寻,film,"
+    "2001-07-20,2002-07-19\n"
+)
+
+
+@pytest.mark.timeout(180)
+def test_ingest_rakuten_item_named_by_marketplace(tmp_path: Path) -> None:
+    # Rakuten is parse-only (no crawl), but a page saved from it is ingested like any other.
+    db = sqlite_url(tmp_path)
+    env = child_env(REELGUARD_EVIDENCE_DIR=str(tmp_path / "ev"))
+    catalog = tmp_path / "ghibli.csv"
+    catalog.write_text(GHIBLI_CATALOG, encoding="utf-8")
+    proc = run_cli("catalog", "import", str(catalog), "--db", db, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    body = RAKUTEN_ITEM.read_bytes()
+    digest = hashlib.sha256(body).hexdigest()
+
+    proc = run_cli("ingest", str(RAKUTEN_ITEM), "--marketplace", "rakuten", "--db", db, "--json",
+                   cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    [report] = json.loads(proc.stdout)["files"]
+    assert (report["marketplace"], report["kind"], report["items"]) == ("rakuten", "item", 1)
+    assert report["decisions"] == {"takedown": 1}
+    assert report["requests_opened"] == 1
+    assert report["evidence_sha256"] == digest
+
+    with opened(db) as s:
+        [listing] = s.execute(select(Listing)).scalars()
+        assert listing.listing_key == "eizou-do/4959241714972"
+        assert listing.title == "千と千尋の神隠し [DVD]"  # EUC-JP decoded
+        assert (listing.price, listing.currency) == (3300, "JPY")
+        [match] = s.execute(select(Match)).scalars()
+        assert (match.listing_id, match.decision) == (listing.id, "takedown")
+        [evidence] = s.execute(
+            select(EvidenceRecord).where(EvidenceRecord.kind == "saved_page")).scalars()
+        assert (evidence.sha256, evidence.listing_id) == (digest, listing.id)
+        [request] = s.execute(select(TakedownRequest)).scalars()
+        assert (request.listing_id, request.marketplace, request.member) == (
+            listing.id, "rakuten", "Studio Ghibli")
+    verify = run_cli("evidence", "verify", "--db", db, cwd=tmp_path, env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.timeout(60)
+def test_ingest_unknown_marketplace_names_the_accepted_ones(tmp_path: Path) -> None:
+    proc = run_cli("ingest", str(RAKUTEN_ITEM), "--marketplace", "mercari", "--db",
+                   sqlite_url(tmp_path), cwd=tmp_path, env=child_env())
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "unknown marketplace 'mercari'" in proc.stderr
+    assert "rakuten" in proc.stderr and "generic" in proc.stderr

@@ -24,10 +24,13 @@ from crawler.pages import (
     GENERIC,
     KNOWN_MARKETPLACES,
     PARSE_MARKETPLACES,
+    cards,
     generic,
     get_pages,
     parse_pages,
+    structured,
 )
+from crawler.pages.cards import price_text
 from crawler.pages.detect import analyse_saved_page, parse_saved_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +142,62 @@ def test_repeated_priced_cards_are_a_search_page(url: str | None) -> None:
     if url:
         assert outcome.items[0]["url"] == "https://machikado.example.jp/goods/70011?ref=s1"
         assert outcome.next_page == "https://machikado.example.jp/search?q=%E3%82%B8%E3%83%96%E3%83%AA+DVD&page=2"
+
+
+def test_cents_typeset_apart_are_the_decimals() -> None:
+    outcome = page("search-cards-split-cents.html", url="https://aisle9.example.com/search?q=blu-ray")
+    assert outcome.kind == "search"
+    assert [(i["listing_id"], i["price"], i["currency"]) for i in outcome.items] == [
+        ("40101", 12.99, "USD"), ("40102", 8.49, "USD"), ("40103", 14.99, "USD"),
+        ("40104", 1280.0, "USD"), ("40105", 5.0, "USD")]  # not 1299, 849, 128000, 500
+    assert outcome.next_page == "https://aisle9.example.com/search?q=blu-ray&page=2"
+
+
+@pytest.mark.parametrize("url", ["https://eiga-komachi.example.jp/search?q=DVD", None])
+def test_yen_suffix_in_small_markup_stays_whole_yen(url: str | None) -> None:
+    outcome = page("search-cards-yen-suffix.html", url=url)
+    assert outcome.kind == "search"
+    assert [(i["listing_id"], i["price"], i["currency"]) for i in outcome.items] == [
+        ("5501", 1280.0, "JPY"), ("5502", 2980.0, "JPY"), ("5503", 5170.0, "JPY"), ("5504", 980.0, "JPY")]
+
+
+@pytest.mark.parametrize(("markup", "expected"), [
+    ("<span>$<span>12</span><sup>99</sup></span>", "$12.99"),
+    ("<span>$12 <sup>99</sup></span>", "$12.99"),
+    ("<span>$<b>8</b><span class='Price-Cents'>49</span></span>", "$8.49"),
+    ("<span>$1,280<span class='a-price-fraction'>00</span></span>", "$1,280.00"),
+    ("<span>€3<span class='decimal-part'>50</span></span>", "€3.50"),
+    ("<span>$12<span class='cents'>.99</span></span>", "$12.99"),  # separator shown: kept once
+    ("<span>¥1,280<small>円</small></span>", "¥1,280円"),  # no cents markup: joined as shown
+    ("<span>$12<small>99</small></span>", "$1299"),  # <small> alone says nothing of cents
+    ("<span>$999<sup>1</sup></span>", "$9991"),  # a one-digit footnote mark is not cents
+    ("<span>$12.50<sup>99</sup></span>", "$12.5099"),  # after a decimal number: as shown
+    ("<span>12,99<sup>00</sup> €</span>", "12,9900 €"),
+    ("<span>$5<sup>*</sup></span>", "$5*"),
+    ("<span>$<!-- x -->12<sup>99</sup></span>", "$12.99"),
+])
+def test_price_text_joins_split_cents_only_where_markup_says_so(markup: str, expected: str) -> None:
+    import lxml.html
+
+    assert price_text(lxml.html.fragment_fromstring(markup)) == expected
+
+
+def test_price_text_reads_cents_in_the_next_sibling() -> None:
+    import lxml.html
+
+    div = lxml.html.fragment_fromstring(
+        "<div><span>$12</span> <sup>99</sup> <span>$4</span> / <sup>99</sup><span>$7</span><i>99</i></div>")
+    assert price_text(div[0]) == "$12.99"
+    assert price_text(div[2]) == "$4"  # text between them: not the same price
+    assert price_text(div[4]) == "$7"  # no cents markup
+
+
+def test_split_modules_stay_importable_from_generic() -> None:
+    assert generic.card_listings is cards.card_listings and generic.MIN_CARDS == cards.MIN_CARDS
+    assert generic.listing_id_from_url is structured.listing_id_from_url
+    assert generic.jsonld_roots is structured.jsonld_roots
+    assert generic.microdata_products is structured.microdata_products
+    assert generic.listing_from_product is structured.listing_from_product
 
 
 # -- pages that show no listing -------------------------------------------------------------------
