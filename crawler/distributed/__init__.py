@@ -9,7 +9,8 @@ expire and any other worker re-queues them (``reclaim``).
 Modules: ``connection`` (Redis client with a bounded wait), ``queue`` (the leased queue and
 its Lua scripts), ``scheduler`` (scrapy-redis's scheduler on that queue), ``tracking`` (which
 request an item came from; ack after commit; heartbeat, reclaim and idle close), ``seed``
-(the crawl's description and its start requests), ``worker`` (``reelguard worker``),
+(the crawl's description and its start requests), ``phases`` (a run's next phase, seeded
+once by the worker that sees the previous one complete), ``worker`` (``reelguard worker``),
 ``coordinator`` (``reelguard monitor run --distributed``).
 
 Settings: ``REDIS_URL``, ``REELGUARD_REDIS_PREFIX``, ``REELGUARD_REDIS_WAIT``,

@@ -50,7 +50,7 @@ def worker(
             return
         out.print(f"worker done: run {result.run_id}, {result.spider}: "
                   f"{result.listings} items stored, "
-                  f"{result.stats.get('reelguard/distributed/acked', 0)} requests completed",
+                  f"{result.acked} requests completed",
                   highlight=False)
 
     guarded(run)
@@ -78,9 +78,9 @@ def distributed_pass(cfg: Any, database: Any, urls: dict[str, str], hosts: list[
         out.print(
             "start workers on any machine that reaches Redis, the database and the "
             f"marketplaces:\n  REDIS_URL={config.url} REELGUARD_REDIS_PREFIX={config.prefix} "
-            "reelguard worker --db postgresql://USER@HOST/DB\n"
-            "(only the search phase is distributed this way; `--workers N` also runs the "
-            "storefront phase)", highlight=False)
+            "reelguard worker --db postgresql://USER@HOST/DB"
+            + ("\n(they run the search, then the storefronts of the sellers it finds)"
+               if cfg.storefronts else ""), highlight=False)
         if cfg.uses_demo:
             out.print("note: `url: demo` sites stop with this command; serve them with "
                       "`reelguard fixtures serve` for remote workers", highlight=False)

@@ -2,11 +2,13 @@
 
 The pass is recorded as one crawl run, as a local pass is. Its search phase is seeded into the
 shared frontier (``crawler.distributed.seed``); then either the command ends and prints how to
-start workers (on any machine), or, with ``--workers N``, it starts N local workers, waits for
-them, seeds the storefront phase with the sellers the search found, runs it the same way, and
-judges the run from every worker's stats (``judge`` of ``crawler.monitor.runner``). Without
-``--workers`` only the search phase is distributed; the worker that sees it complete closes
-the run.
+start workers (on any machine), or, with ``--workers N``, it starts N local workers and waits
+for them. Either way the workers run the whole pass: with storefronts on, the worker that sees
+the search complete seeds the storefront phase with the sellers the search found, once for all
+workers, and every worker moves on to it (``crawler.distributed.phases``); the worker that
+sees the last phase complete judges the run from every worker's stats of every phase
+(``judge`` of ``crawler.monitor.runner``) and closes it. With ``--workers`` this command
+judges it once more when they have exited, for its summary and exit code.
 
 A worker that stopped early (killed, database or Redis unavailable) does not fail the run when
 the others finished the work: the run counts it (``distributed/workers_stopped``) and is judged
@@ -30,10 +32,13 @@ import redis
 from crawler.db import repo
 from crawler.db.session import session_scope
 from crawler.distributed.connection import RedisConfig, checked, connect, guarded
+from crawler.distributed.phases import phase_record
 from crawler.distributed.queue import CrawlKeys
 from crawler.distributed.seed import CrawlSpec, distributed_settings, seed
-from crawler.monitor.runner import CrawlOutcome, PassResult, judge, sellers_seen, summarise
+from crawler.monitor.runner import CrawlOutcome, PassResult, judge, summarise
 from crawler.storage import Database
+
+CLOSING_LOCK_SECONDS = 120
 
 
 def worker_outcomes(server: redis.Redis, keys: CrawlKeys, run_id: int) -> list[CrawlOutcome]:
@@ -43,10 +48,23 @@ def worker_outcomes(server: redis.Redis, keys: CrawlKeys, run_id: int) -> list[C
 
 def finish_run_from_workers(db: Database, server: redis.Redis, keys: CrawlKeys,
                             spec: CrawlSpec, started: float | None = None) -> PassResult:
-    """Judge the run from every worker's stats and close it (idempotent: the last wins)."""
+    """Judge the run from every worker's stats and close it (idempotent: the last wins).
+
+    Closings are one at a time (a Redis lock that expires if its holder dies): each worker
+    leaves its stats before it closes, so the last closing reads every worker's.
+    """
+    with server.lock(f"{keys.prefix}:closing:{spec.run_id}", timeout=CLOSING_LOCK_SECONDS):
+        return _finish_run(db, server, keys, spec, started)
+
+
+def _finish_run(db: Database, server: redis.Redis, keys: CrawlKeys, spec: CrawlSpec,
+                started: float | None) -> PassResult:
     outcomes = worker_outcomes(server, keys, spec.run_id)
     done = [o for o in outcomes if o.reason == "finished"]
-    stopped = len(outcomes) - len(done)
+    # One record per worker and phase: count workers, not records.
+    names = {o.stats.get("reelguard/distributed/worker", "?") for o in outcomes}
+    stopped = {o.stats.get("reelguard/distributed/worker", "?") for o in outcomes
+               if o.reason != "finished"}
     status, reason = judge(done, spec.min_pages, spec.max_blocked_ratio)
     per, totals = summarise(db, spec.run_id, done)
     merged: dict[str, Any] = {}
@@ -54,8 +72,10 @@ def finish_run_from_workers(db: Database, server: redis.Redis, keys: CrawlKeys,
         worker = o.stats.get("reelguard/distributed/worker", "?")
         merged.update({f"{o.spider}@{worker}:{k}": v for k, v in o.stats.items()})
     merged.update({f"total/{k}": v for k, v in totals.items()})
-    merged["distributed/workers"] = len(outcomes)
-    merged["distributed/workers_stopped"] = stopped
+    merged["distributed/workers"] = len(names)
+    merged["distributed/workers_stopped"] = len(stopped)
+    merged.update({f"distributed/phase/{k}": v
+                   for k, v in phase_record(server, keys, spec.run_id).items()})
     with session_scope(db.sessions) as session:
         repo.finish_run(session, spec.run_id, status=status, exit_reason=reason, stats=merged)
     duration = time.time() - started if started else 0.0
@@ -95,34 +115,22 @@ def run_distributed_pass(
                   "limit": keyword_limit, "urls": marketplace_urls, "distributed": True})
     args = {"marketplace": ",".join(names), "strategy": keyword_strategy,
             **({"limit": str(keyword_limit)} if keyword_limit else {})}
+    # With storefronts on, the workers seed the storefront phase themselves once the search
+    # is complete (``crawler.distributed.phases``): the search is not the last phase.
     spec = CrawlSpec("search", args, run_id, job, settings_for_workers,
-                     final=not (storefronts and workers), min_pages=min_pages,
+                     final=not storefronts, min_pages=min_pages,
                      max_blocked_ratio=max_blocked_ratio)
-
-    def seed_phase(phase: CrawlSpec, fresh: bool) -> int:
-        settings = project_settings({**phase.settings, "REELGUARD_DATABASE_URL": database.url})
-        distributed_settings(settings)
-        return guarded(config, lambda: seed(phase, settings, server, keys, fresh=fresh))
-
-    queued = seed_phase(spec, fresh=True)
+    settings = project_settings({**spec.settings, "REELGUARD_DATABASE_URL": database.url})
+    distributed_settings(settings)
+    queued = guarded(config, lambda: seed(spec, settings, server, keys, fresh=True))
     report(f"run {run_id}: {queued} search requests queued under "
            f"REELGUARD_REDIS_PREFIX={config.prefix}")
     if not workers:
         return None
     codes = local_workers(workers, database.url, config, idle_timeout, verbose)
-    report(f"search phase: workers exited with {codes}")
-    if storefronts:
-        found = sellers_seen(database, run_id)
-        targets = [f"{m}:{s}" for m, sellers in found.items() for s in sellers]
-        if targets:
-            store_spec = CrawlSpec(
-                "storefront", {"marketplace": ",".join(sorted(found)),
-                               "seller": ",".join(targets)},
-                run_id, job, settings_for_workers, final=True, min_pages=min_pages,
-                max_blocked_ratio=max_blocked_ratio)
-            queued = seed_phase(store_spec, fresh=False)
-            report(f"storefront phase: {queued} requests queued")
-            codes = local_workers(workers, database.url, config, idle_timeout, verbose)
-            report(f"storefront phase: workers exited with {codes}")
+    report(f"workers exited with {codes}")
+    record = guarded(config, lambda: phase_record(server, keys, run_id))
+    if "storefront/queued" in record:
+        report(f"storefront phase: {record['storefront/queued']} requests queued")
     return guarded(config, lambda: finish_run_from_workers(database, server, keys, spec,
                                                            started))

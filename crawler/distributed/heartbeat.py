@@ -9,7 +9,8 @@ frontier, the requests another worker pushes should start here at once.
 A worker closes when the frontier and the processing set are both empty for
 ``REELGUARD_IDLE_TIMEOUT`` seconds (default 10): then no worker holds work that could produce
 more. At close it gives back the leases it still holds (``release``) and leaves its stats in
-Redis (``P:stats``) for whoever judges the run (``crawler.distributed.coordinator``).
+Redis (``P:stats:RUN``, one record per worker and phase) for whoever judges the run
+(``crawler.distributed.coordinator``).
 
 Settings: ``REELGUARD_IDLE_TIMEOUT``, ``REELGUARD_LEASE_SECONDS``, ``REELGUARD_MAX_DELIVERIES``.
 """
@@ -142,7 +143,8 @@ class WorkerHeartbeat:
 
         def save() -> None:
             pipe = store.server.pipeline()
-            pipe.hset(key, self.name, json.dumps(record))
+            # One record per worker and phase: a worker runs every phase of a pass.
+            pipe.hset(key, f"{spider.name}@{self.name}", json.dumps(record))
             pipe.expire(key, STATS_TTL)
             pipe.execute()
 

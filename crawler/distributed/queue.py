@@ -18,7 +18,8 @@ requests come back one lease later. ``release`` gives a closing worker's leases 
 Redis keys (``P`` = ``REELGUARD_REDIS_PREFIX``, ``F`` = the crawl phase ``P:crawl`` names):
 ``P:F:frontier`` (zset id → -priority), ``P:F:processing`` (zset id → deadline, ms),
 ``P:F:payloads`` / ``P:F:scores`` / ``P:F:deliveries`` (hashes by id), ``P:F:dead`` (set),
-``P:F:seq`` (id counter), ``P:F:dupefilter`` (scrapy-redis's), ``P:stats:RUN`` (workers).
+``P:F:seq`` (id counter), ``P:F:dupefilter`` (scrapy-redis's), ``P:stats:RUN`` (workers),
+``P:phases:RUN`` and ``P:advance:F`` (the step to the next phase).
 Ids are zero-padded so that requests of equal priority come out first in, first out.
 """
 
@@ -132,6 +133,14 @@ class CrawlKeys:
     def stats_of(self, run_id: int) -> str:
         """Every worker's stats of run ``run_id``, over all its phases."""
         return f"{self.prefix}:stats:{run_id}"
+
+    def phases_of(self, run_id: int) -> str:
+        """How the later phases of run ``run_id`` were seeded (``crawler.distributed.phases``)."""
+        return f"{self.prefix}:phases:{run_id}"
+
+    def advance_of(self, phase: str) -> str:
+        """The guard of the step from ``phase`` to the next (``crawler.distributed.phases``)."""
+        return f"{self.prefix}:advance:{phase}"
 
 
 @dataclass(frozen=True)

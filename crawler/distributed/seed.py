@@ -67,15 +67,19 @@ def spider_class(name: str) -> Any:
     return classes[name]
 
 
-def worker_spider_class(name: str) -> Any:
-    """The spider as a worker runs it: same callbacks, no start requests of its own."""
+def worker_spider_class(name: str, phase: str = "") -> Any:
+    """The spider as a worker runs it: same callbacks, no start requests of its own, and the
+    crawl phase whose keys its scheduler uses (``REELGUARD_CRAWL_PHASE``, a setting of this
+    crawl only: one worker process runs the phases of a run one after the other)."""
     base = spider_class(name)
 
     async def start(self: Any) -> Any:
         return
         yield  # an async generator that yields nothing: the frontier is the start
 
-    return type(f"Distributed{base.__name__}", (base,), {"start": start, "name": base.name})
+    custom = {**(base.custom_settings or {}), "REELGUARD_CRAWL_PHASE": phase}
+    return type(f"Distributed{base.__name__}", (base,),
+                {"start": start, "name": base.name, "custom_settings": custom})
 
 
 def distributed_settings(settings: Settings) -> None:
@@ -96,13 +100,18 @@ def current_spec(server: redis.Redis, keys: CrawlKeys) -> CrawlSpec | None:
 
 
 def seed(spec: CrawlSpec, settings: Settings, server: redis.Redis, keys: CrawlKeys,
-         *, fresh: bool) -> int:
+         *, fresh: bool, phase: str | None = None) -> int:
     """Describe ``spec`` in Redis and push its start requests; return how many were queued.
 
     ``fresh``: a new run (its workers' stats from an earlier run are dropped). Refused while
-    another crawl under the same prefix still has work waiting or leased.
+    another crawl under the same prefix still has work waiting or leased. ``phase``: the
+    phase's name (default: a new one); seeding a named phase again is harmless: its requests
+    go through the same duplicate filter, and one already described is left alone.
     """
     earlier = current_spec(server, keys)
+    if earlier is not None and phase is not None and earlier.phase == phase:
+        spec.phase = phase
+        return 0
     if earlier is not None:
         old = CrawlKeys(keys.prefix, earlier.phase)
         waiting, leased = LeaseStore(server, old, 60, 3).counts()
@@ -113,8 +122,8 @@ def seed(spec: CrawlSpec, settings: Settings, server: redis.Redis, keys: CrawlKe
                 "another prefix")
         server.delete(*[getattr(old, k) for k in PHASE_KEYS])
     if fresh:
-        server.delete(keys.stats_of(spec.run_id))
-    spec.phase = f"{spec.run_id}-{spec.spider}-{uuid.uuid4().hex[:8]}"
+        server.delete(keys.stats_of(spec.run_id), keys.phases_of(spec.run_id))
+    spec.phase = phase or f"{spec.run_id}-{spec.spider}-{uuid.uuid4().hex[:8]}"
     keys = CrawlKeys(keys.prefix, spec.phase)
     store = LeaseStore(server, keys, 60, 3)
     crawler = Crawler(worker_spider_class(spec.spider), settings)

@@ -2,7 +2,8 @@
 
 * ``demo_urls``: both demo marketplaces served in this process on 127.0.0.1 (OS ports).
 * ``reference``: what the single-process ``reelguard monitor run`` stores for the small job
-  (two catalogue titles, no storefronts): the sets every distributed test must equal.
+  (two catalogue titles, no storefronts): the sets every distributed test must equal;
+  ``reference_storefronts``: the same for ``storefront_job`` (storefronts on).
 * ``redis_prefix``: a unique key prefix on the machine's Redis (127.0.0.1:6379), its keys
   deleted at teardown. ``pg_url``: a throw-away database on the machine's PostgreSQL.
 * :class:`PrivateRedis` / :class:`PrivatePostgres`: servers of the test's own (free loopback
@@ -60,14 +61,15 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
 
 
 # -- the job and what it stores -------------------------------------------------------------
-def write_job(tmp: Path, urls: dict[str, str], **settings: Any) -> Path:
+def write_job(tmp: Path, urls: dict[str, str], storefronts: bool = False, limit: int = 2,
+              **settings: Any) -> Path:
     job = {
         "name": "dist",
         "catalog": str(REPO / "fixtures/catalogs/sample_catalog.csv"),
         "authorized": str(REPO / "fixtures/catalogs/authorized.csv"),
         "marketplaces": {name: {"url": url} for name, url in urls.items()},
-        "keywords": {"strategy": "primary", "limit": 2},
-        "storefronts": False,
+        "keywords": {"strategy": "primary", "limit": limit},
+        "storefronts": storefronts,
         "browser": "never",
         "allow_private_hosts": ["127.0.0.1"],
         "settings": {"DOWNLOAD_SLOTS": SLOTS, "REELGUARD_EVIDENCE_SCREENSHOT": False,
@@ -136,17 +138,37 @@ def demo_urls() -> Iterator[dict[str, str]]:
         yield urls
 
 
-@pytest.fixture(scope="session")
-def reference(demo_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Stored:
-    tmp = tmp_path_factory.mktemp("reference")
+def storefront_job(tmp: Path, urls: dict[str, str]) -> Path:
+    """The job with storefronts on, kept small (the storefront phase stores every listing of
+    every shop found): demomart only, one catalogue title, one page per shop."""
+    return write_job(tmp, {"demomart": urls["demomart"]}, storefronts=True, limit=1,
+                     REELGUARD_MAX_SHOP_PAGES=1)
+
+
+def single_process_pass(tmp: Path, job: Path) -> Stored:
+    """What ``reelguard monitor run`` (one process, SQLite) stores for ``job``."""
     db = f"sqlite:///{tmp / 'ref.db'}"
-    proc = subprocess.run(cli_cmd("monitor", "run", "-c", str(write_job(tmp, demo_urls)),
-                                  "--db", db), cwd=tmp, env=child_env(), capture_output=True,
-                          text=True, timeout=240, check=False)
+    proc = subprocess.run(cli_cmd("monitor", "run", "-c", str(job), "--db", db), cwd=tmp,
+                          env=child_env(), capture_output=True, text=True, timeout=240,
+                          check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     ref = stored(db)
     assert ref.rows["listings"] > 50 and ref.rows["takedowns"] > 10, ref.rows
     return ref
+
+
+@pytest.fixture(scope="session")
+def reference(demo_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Stored:
+    tmp = tmp_path_factory.mktemp("reference")
+    return single_process_pass(tmp, write_job(tmp, demo_urls))
+
+
+@pytest.fixture(scope="session")
+def reference_storefronts(demo_urls: dict[str, str],
+                          tmp_path_factory: pytest.TempPathFactory) -> Stored:
+    """What the single-process pass of ``storefront_job`` stores: search, then storefronts."""
+    tmp = tmp_path_factory.mktemp("reference-storefronts")
+    return single_process_pass(tmp, storefront_job(tmp, demo_urls))
 
 
 # -- Redis and PostgreSQL -------------------------------------------------------------------
