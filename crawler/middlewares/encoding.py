@@ -27,6 +27,8 @@ from w3lib.encoding import (
     resolve_encoding,
 )
 
+from crawler.pages.detect import valid_utf8
+
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
@@ -39,14 +41,6 @@ CANDIDATES = ["utf_8", "gb18030", "big5hkscs", "cp932", "euc_jp", "cp949"]
 FALLBACK = "cp1252"
 
 
-def _valid_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def sniffed_encoding(body: bytes, content_type: str | None) -> str | None:
     """The encoding to read ``body`` with, or ``None`` when its declarations stand."""
     if read_bom(body)[0] is not None:
@@ -54,7 +48,7 @@ def sniffed_encoding(body: bytes, content_type: str | None) -> str | None:
     declared = http_content_type_encoding(content_type or "") or html_body_declared_encoding(body)
     if declared is not None and resolve_encoding(declared) != "utf-8":
         return None  # a legacy declaration: its bytes decode, right or wrong, as declared
-    if body.isascii() or _valid_utf8(body):
+    if body.isascii() or valid_utf8(body):
         return None  # UTF-8 (declared or not), which Scrapy reads as such
     best = from_bytes(body, cp_isolation=CANDIDATES).best()
     return best.encoding if best is not None else FALLBACK

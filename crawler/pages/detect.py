@@ -160,7 +160,8 @@ def _declared(body: bytes) -> str | None:
     return None
 
 
-def _valid_utf8(body: bytes) -> bool:
+def valid_utf8(body: bytes) -> bool:
+    """Whether ``body`` is UTF-8 throughout (the crawl's encoding middleware asks too)."""
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -203,11 +204,11 @@ def decode_html(body: bytes, headers: Any = None) -> tuple[str, str]:
     declared = _declared(body)
     non_ascii = any(b > 0x7F for b in body[: 1024 * 1024])
     if declared == "utf-8" or (declared is None and non_ascii):
-        if _valid_utf8(body):
+        if valid_utf8(body):
             return body.decode("utf-8"), "utf-8"
         sniffed = _sniff(body)
         return body.decode(sniffed, errors="replace"), sniffed
-    if declared in _LEGACY_MULTIBYTE and non_ascii and _valid_utf8(body):
+    if declared in _LEGACY_MULTIBYTE and non_ascii and valid_utf8(body):
         # Re-saved as UTF-8 with the original <meta charset> kept.
         return body.decode("utf-8"), "utf-8"
     codec = declared or "utf-8"

@@ -37,6 +37,17 @@ class ReportRow:
     platform_rejected: int = 0
     removal_times: list[float] = field(default_factory=list)
 
+    def count(self, state: str, platform_status: str | None, time_to_removal_s: float | None
+              ) -> None:
+        """Add one request of this member and marketplace."""
+        self.states[state] = self.states.get(state, 0) + 1
+        if platform_status == "accepted":
+            self.accepted += 1
+        elif platform_status == "rejected":
+            self.platform_rejected += 1
+        if time_to_removal_s is not None:
+            self.removal_times.append(float(time_to_removal_s))
+
     @property
     def total(self) -> int:
         return sum(self.states.values())
@@ -84,14 +95,7 @@ def build(session: Session) -> list[ReportRow]:
         select(TakedownRequest.member, TakedownRequest.marketplace, TakedownRequest.state,
                TakedownRequest.platform_status, TakedownRequest.time_to_removal_s)
     ).all():
-        row = rows.setdefault((member, market), ReportRow(member, market))
-        row.states[state] = row.states.get(state, 0) + 1
-        if platform == "accepted":
-            row.accepted += 1
-        elif platform == "rejected":
-            row.platform_rejected += 1
-        if ttr is not None:
-            row.removal_times.append(float(ttr))
+        rows.setdefault((member, market), ReportRow(member, market)).count(state, platform, ttr)
     return [rows[k] for k in sorted(rows)]
 
 

@@ -41,14 +41,7 @@ def overview(session: Session, principal: Principal) -> Overview:
                TakedownRequest.opened_at)
         .where(member_clause(principal, TakedownRequest.member))
     ).all():
-        row = rows.setdefault((member, market), ReportRow(member, market))
-        row.states[state] = row.states.get(state, 0) + 1
-        if platform == "accepted":
-            row.accepted += 1
-        elif platform == "rejected":
-            row.platform_rejected += 1
-        if ttr is not None:
-            row.removal_times.append(float(ttr))
+        rows.setdefault((member, market), ReportRow(member, market)).count(state, platform, ttr)
         per_day[opened.date()] += 1
         states[state] += 1
     report = [rows[k] for k in sorted(rows)]
