@@ -142,7 +142,8 @@ class CrawledListing:
     The spider wraps what the page object extracted (``listing``) with the response it came
     from (``response``, for evidence); the match pipeline adds ``decision`` (the engine's output
     as a dict: decision, catalog_id, catalog_ids, member, score, signals) and ``members`` (the
-    rights holders it concerns); the store pipeline sets ``listing_db_id``.
+    rights holders it concerns); the store pipeline sets ``listing_db_id`` and, when the page
+    named the seller, ``seller_db_id``.
     """
 
     listing: ListingItem
@@ -150,3 +151,4 @@ class CrawledListing:
     decision: dict[str, Any] | None = None
     members: list[str] = field(default_factory=list)
     listing_db_id: int | None = None
+    seller_db_id: int | None = None

@@ -108,7 +108,9 @@ class IdentifierPipeline:
             return item
         listing = item.listing
         try:
-            seller_id = await asyncio.to_thread(self._seller_of, item.listing_db_id)
+            # The store pipeline knows it when the page named the seller: no query then.
+            seller_id = item.seller_db_id or await asyncio.to_thread(
+                self._seller_of, item.listing_db_id)
         except Exception as exc:  # noqa: BLE001 - recorded by _fail; the item always goes on
             self._fail("failed", listing.url, listing.marketplace, exc)
             return item

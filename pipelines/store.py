@@ -170,6 +170,7 @@ class StorePipeline:
             repo.record_observation(session, listing_id, run_id, item, now)
         if crawled is not None:
             crawled.listing_db_id = listing_id
+            crawled.seller_db_id = seller_db_id
             if crawled.decision is not None:
                 for member in crawled.members:
                     upsert_match(session, listing_id, member, crawled.decision, run_id, now)
