@@ -9,6 +9,9 @@ sign in and an existing session of theirs stops working at its next request.
 Every decision a user takes is written to ``takedown_events`` with ``actor = "user:<name>"``,
 so this table needs no audit columns of its own.
 
+``sign_in_limits`` (issue 14): the sign-in attempts counted per user name and per (address,
+user name), shared by every process of the server (``crawler.web.throttle``).
+
 No settings affect this module.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crawler.db.models import Base, UTCDateTime, utcnow
@@ -42,3 +45,19 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SignInLimit(Base):
+    """Sign-in attempts counted per key within a window (``crawler.web.throttle``).
+
+    ``key`` is ``name:<user name>`` or ``pair:<address>|<user name>``; ``attempts`` counts the
+    attempts admitted since ``window_start``. One row per key, changed only by a conditional
+    upsert, so parallel attempts in any number of server processes share one count.
+    """
+
+    __tablename__ = "sign_in_limits"
+    __table_args__ = (Index(None, "window_start"),)
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())

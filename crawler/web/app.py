@@ -1,18 +1,21 @@
 """The dashboard application: ``create_app(db_url, ...)`` wires routes, middleware and error
 pages.
 
-Middleware, outermost first: security headers (``crawler.web.headers``: CSP, nosniff,
+Middleware, outermost first: uvicorn's ``ProxyHeadersMiddleware`` when proxies are trusted
+(``crawler.web.proxies``: the client address and scheme a trusted proxy forwarded), security
+headers (``crawler.web.headers``: CSP, nosniff,
 Referrer-Policy, no-store), then the signed session cookie (``SameSite=Strict``, HttpOnly,
 ``Secure`` when ``https=True``). Every page handler starts with ``current_user`` and reads
 through ``crawler.web.scope``; every POST checks the CSRF token.
 
 Settings: ``REELGUARD_WEB_SECRET`` (environment; see ``crawler.web.auth``),
-``REELGUARD_EVIDENCE_DIR`` (the evidence store the artefacts are served from).
+``REELGUARD_WEB_TRUSTED_PROXIES`` (see ``crawler.web.proxies``), ``REELGUARD_EVIDENCE_DIR`` (the
+evidence store the artefacts are served from).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -22,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crawler.evidence.store import EvidenceStore
 from crawler.storage import open_database
@@ -29,10 +33,11 @@ from crawler.web import auth
 from crawler.web.csrf import CSRFError
 from crawler.web.decisions import DecisionError
 from crawler.web.headers import SecurityHeaders
+from crawler.web.proxies import load_trusted_proxies, parse_trusted_proxies
 from crawler.web.queries.queue import FilterError
 from crawler.web.scope import NotFound
 from crawler.web.templating import render
-from crawler.web.throttle import SignInThrottle
+from crawler.web.throttle import SignInLimit
 from crawler.web.views import pages, requests, sellers
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -81,14 +86,18 @@ def create_app(
     evidence_dir: str | Path | None = None,
     investigate_argv: Callable[[str, str, str], list[str]] | None = None,
     log_dir: str | Path | None = None,
+    trusted_proxies: Sequence[str] | None = None,
 ) -> Starlette:
     """The dashboard over the database at ``db_url`` (migrated to head on first open).
 
     ``secret`` signs session cookies (default: ``crawler.web.auth.load_secret``); ``https``
     marks them ``Secure``; ``investigate_argv(db_url, marketplace, seller_key)`` replaces the
     command the seller page's button starts (tests); ``log_dir`` is where its output goes
-    (default ``var/log``).
+    (default ``var/log``); ``trusted_proxies`` are the addresses or networks whose
+    ``X-Forwarded-For`` is believed (default: ``$REELGUARD_WEB_TRUSTED_PROXIES``; none).
     """
+    proxies = (parse_trusted_proxies(list(trusted_proxies)) if trusted_proxies is not None
+               else load_trusted_proxies())
     database = open_database(db_url)
     routes = [
         Route("/", _index),
@@ -109,9 +118,12 @@ def create_app(
         Route("/overview", pages.overview_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
+    # Only a configured proxy may name the client (the sign-in limit counts per address).
+    forwarded = [Middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)] if proxies else []
     app = Starlette(
         routes=routes,
         middleware=[
+            *forwarded,
             Middleware(SecurityHeaders),
             Middleware(SessionMiddleware, secret_key=secret or auth.load_secret(),
                        session_cookie=SESSION_COOKIE, max_age=auth.SESSION_MAX_AGE,
@@ -130,5 +142,5 @@ def create_app(
     app.state.store = EvidenceStore(evidence_dir)
     app.state.investigate_argv = investigate_argv
     app.state.log_dir = Path(log_dir) if log_dir is not None else None
-    app.state.sign_in_throttle = SignInThrottle()
+    app.state.sign_in_limit = SignInLimit(database.sessions)
     return app

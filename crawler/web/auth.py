@@ -5,7 +5,9 @@
   password hash (changing a password ends every session of that user) and the CSRF token.
 * Every request reloads the user from the database: a disabled or deleted user is signed out at
   their next click, and the scope comes from the row, never from the cookie alone.
-* Failed sign-ins are limited per user name and per address (``crawler.web.throttle``).
+* Sign-in attempts are counted before the password is checked, per (address, user name) and per
+  user name, in the database (``crawler.web.throttle``); the address is the peer's or the one a
+  configured proxy forwarded (``crawler.web.proxies``).
 * The secret that signs cookies is ``$REELGUARD_WEB_SECRET`` or, failing that, a random one kept
   in ``var/web-secret`` (created mode 0600 on first start, so restarts keep sessions).
 
@@ -27,7 +29,7 @@ from starlette.responses import RedirectResponse, Response
 from crawler.db.session import session_scope
 from crawler.web import csrf
 from crawler.web.templating import render
-from crawler.web.throttle import SignInThrottle
+from crawler.web.throttle import SignInLimit
 from crawler.web.users import Principal, active_user, authenticate, principal_of
 
 SECRET_ENV = "REELGUARD_WEB_SECRET"
@@ -103,9 +105,10 @@ async def login_submit(request: Request) -> Response:
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
-    throttle: SignInThrottle = request.app.state.sign_in_throttle
-    keys = throttle.keys(username, request.client.host if request.client else None)
-    wait = throttle.wait_s(keys)
+    limit: SignInLimit = request.app.state.sign_in_limit
+    address = request.client.host if request.client else None
+    # Counted before the password is checked: parallel guesses cannot all pass a check first.
+    wait = await run_in_threadpool(limit.admit, username, address)
     if wait > 0:
         minutes = max(1, round(wait / 60))
         return render(request, "login.html", {
@@ -119,10 +122,9 @@ async def login_submit(request: Request) -> Response:
 
     found = await run_in_threadpool(check) if username and password else None
     if found is None:
-        throttle.failed(keys)
         return render(request, "login.html", {"next": target, "username": username,
                                               "error": "Wrong user name or password."}, 401)
-    throttle.succeeded(username)
+    await run_in_threadpool(limit.succeeded, username, address)
     request.session.clear()  # nothing from before sign-in carries over
     request.session.update({"uid": found[0], "pw": _fingerprint(found[1])})
     csrf.rotate(request)

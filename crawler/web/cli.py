@@ -12,7 +12,8 @@
 Exit codes: 2 a bad user or option, 4 database.
 
 Settings: ``REELGUARD_DATABASE_URL`` (or ``--db``), ``REELGUARD_WEB_SECRET``,
-``REELGUARD_EVIDENCE_DIR``.
+``REELGUARD_WEB_TRUSTED_PROXIES`` (proxies whose ``X-Forwarded-For`` is believed; a bad entry
+exits 2), ``REELGUARD_EVIDENCE_DIR``.
 """
 
 from __future__ import annotations

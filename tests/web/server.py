@@ -19,7 +19,7 @@ import uvicorn
 def running_server(app: Any, timeout: float = 20.0) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1:<ephemeral>; yield its base URL; stop it afterwards."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            lifespan="off", server_header=False)
+                            lifespan="off", server_header=False, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
     thread.start()

@@ -128,30 +128,44 @@ def test_web_sign_out_and_disabled_user(
 
 
 def test_web_repeated_failed_sign_ins_are_throttled(client_for: Client) -> None:
-    from crawler.web.throttle import MAX_FAILURES
+    from crawler.web.throttle import MAX_PER_ADDRESS
 
     client = client_for(None)
-    for _ in range(MAX_FAILURES):
+    for _ in range(MAX_PER_ADDRESS):
         assert login(client, "alice", "not the password").status_code == 401
     # Locked: even the right password is refused, with the same page for any guess.
     refused = login(client, "alice")
     assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text
     assert client.get("/queue", follow_redirects=False).status_code == 303
-    # The address is locked too: another name from the same client waits as well.
-    assert login(client, "bob", "not the password").status_code == 429
+    # Only that name from that address: another user at the same address signs in.
+    assert login(client, "bob").status_code == 303
 
 
-def test_web_sign_in_throttle_window_slides() -> None:
-    from crawler.web.throttle import SignInThrottle
+def test_web_sign_in_limit_counts_per_address_and_name(web_data: tuple[str, Path, WebData]
+                                                       ) -> None:
+    from datetime import datetime, timedelta
 
-    throttle = SignInThrottle(max_failures=2, window_s=10)
-    keys = throttle.keys("Alice", "127.0.0.1")
-    throttle.failed(keys, now=0)
-    assert throttle.wait_s(keys, now=1) == 0
-    throttle.failed(keys, now=5)
-    assert throttle.wait_s(keys, now=6) == pytest.approx(4)  # until the first failure leaves
-    assert throttle.wait_s(keys, now=10) == 0
-    throttle.failed(keys, now=11)
-    throttle.succeeded("ALICE")  # clears the name, not the address
-    assert throttle.wait_s(throttle.keys("alice", None), now=12) == 0
-    assert throttle.wait_s(keys, now=12) == pytest.approx(3)
+    from crawler.db.models import utcnow
+    from crawler.web.throttle import SignInLimit
+
+    db_url, _, _ = web_data
+    engine = make_engine(db_url)
+    try:
+        limit = SignInLimit(session_factory(engine), max_per_address=2, max_per_name=3,
+                            window_s=10)
+        t0 = utcnow()
+
+        def at(s: float) -> datetime:
+            return t0 + timedelta(seconds=s)
+
+        assert limit.admit("Alice", "10.0.0.1", now=at(0)) == 0
+        assert limit.admit("alice", "10.0.0.1", now=at(1)) == 0  # names count case-blind
+        assert limit.admit("alice", "10.0.0.1", now=at(2)) == pytest.approx(8)
+        assert limit.admit("bob", "10.0.0.1", now=at(2)) == 0  # another name, same address
+        assert limit.admit("alice", "10.0.0.2", now=at(3)) == 0  # the name's third attempt
+        assert limit.admit("alice", "10.0.0.3", now=at(4)) == pytest.approx(6)  # name full
+        assert limit.admit("alice", "10.0.0.1", now=at(10)) == 0  # a new window
+        limit.succeeded("ALICE", "10.0.0.1")  # clears the name and this address
+        assert limit.admit("alice", "10.0.0.3", now=at(11)) == 0
+    finally:
+        engine.dispose()
