@@ -153,10 +153,10 @@ def test_web_runs_and_overview(
 def test_web_investigate_button_launches_and_links_the_case(
     web_data: tuple[str, Path, WebData], tmp_path: Path,
 ) -> None:
-    """The button starts a detached process and records who asked; the case report is
-    served once the investigation row says ``done``. The child here is a stand-in for
-    ``reelguard investigate`` that writes what it writes (a crawl is too slow for this test);
-    the real command line is checked below."""
+    """The button (an administrator's) starts a detached process and records who asked; the
+    case report is served once the investigation row says ``done``. The child here is a
+    stand-in for ``reelguard investigate`` that writes what it writes (a crawl is too slow for
+    this test); the real command line is checked below."""
     db_url, store_dir, data = web_data
     case = tmp_path / "case"
     (case / "artefacts").mkdir(parents=True)
@@ -175,11 +175,11 @@ def test_web_investigate_button_launches_and_links_the_case(
                      investigate_argv=lambda db, m, s: [sys.executable, "-c", child, db, m, s,
                                                         str(case)],
                      log_dir=tmp_path / "log")
-    with TestClient(app, base_url="http://127.0.0.1") as alice:
-        assert login(alice, "alice").status_code == 303
-        token = csrf_of(alice.get(f"/sellers/{data.warner_seller}").text)
-        page = alice.post(f"/sellers/{data.warner_seller}/investigate",
-                          data={"csrf_token": token}).text
+    with TestClient(app, base_url="http://127.0.0.1") as root:
+        assert login(root, "root").status_code == 303
+        token = csrf_of(root.get(f"/sellers/{data.warner_seller}").text)
+        page = root.post(f"/sellers/{data.warner_seller}/investigate",
+                         data={"csrf_token": token}).text
         assert "Investigation started" in page
         engine = make_engine(db_url)
         try:
@@ -195,15 +195,8 @@ def test_web_investigate_button_launches_and_links_the_case(
                 time.sleep(0.1)
         finally:
             engine.dispose()
-        assert inv is not None and events == ["user:alice"]
+        assert inv is not None and events == ["user:root"]
         assert len(list((tmp_path / "log").glob("investigate-*.log"))) == 1
-        page = alice.get(f"/sellers/{data.warner_seller}").text
-        # A case file covers every member's requests: a member's user does not open it.
-        assert f'href="/investigations/{inv.id}/case/report.html"' not in page
-        assert "an administrator opens it" in page
-        assert alice.get(f"/investigations/{inv.id}/case/report.html").status_code == 404
-    with TestClient(app, base_url="http://127.0.0.1") as root:
-        assert login(root, "root").status_code == 303
         page = root.get(f"/sellers/{data.warner_seller}").text
         assert f'href="/investigations/{inv.id}/case/report.html"' in page
         report = root.get(f"/investigations/{inv.id}/case/report.html")
@@ -214,6 +207,14 @@ def test_web_investigate_button_launches_and_links_the_case(
         for name in ("case.json", "..%2Fcase%2Freport.html", "artefacts%2F..%2Freport.html",
                      "%2Fetc%2Fpasswd"):
             assert root.get(f"/investigations/{inv.id}/case/{name}").status_code == 404
+    with TestClient(app, base_url="http://127.0.0.1") as alice:
+        assert login(alice, "alice").status_code == 303
+        page = alice.get(f"/sellers/{data.warner_seller}").text
+        # A case file covers every member's requests: a member's user does not open it, and
+        # does not start an investigation either.
+        assert f'href="/investigations/{inv.id}/case/report.html"' not in page
+        assert "an administrator opens it" in page and 'id="investigate"' not in page
+        assert alice.get(f"/investigations/{inv.id}/case/report.html").status_code == 404
     with TestClient(app, base_url="http://127.0.0.1") as bob:
         assert login(bob, "bob").status_code == 303
         assert bob.get(f"/investigations/{inv.id}/case/report.html").status_code == 404

@@ -20,6 +20,7 @@ from crawler.evidence.export import records_for_listing
 from crawler.evidence.store import EvidenceStore
 from crawler.evidence.verify import verify
 from crawler.takedown.states import TRANSITIONS
+from crawler.web.member_view import member_view
 from crawler.web.scope import get_request, member_clause
 from crawler.web.users import Principal
 
@@ -51,7 +52,6 @@ class RequestDetail:
     marketplace: str
     seller: Seller | None
     works: list[CatalogTitle]
-    match: Match | None
     signals: list[dict[str, Any]]
     evidence: list[EvidenceRecord]
     picture: EvidenceRecord | None
@@ -59,6 +59,13 @@ class RequestDetail:
     related: list[TakedownRequest] = field(default_factory=list)
     can_approve: bool = False
     can_reject: bool = False
+
+
+def _match_decision(match: Match | None) -> dict[str, Any]:
+    if match is None:
+        return {}
+    return {"member": match.member, "catalog_id": match.catalog_id,
+            "catalog_ids": list(match.catalog_ids or []), "signals": match.signals or []}
 
 
 def request_detail(session: Session, principal: Principal, request_id: int) -> RequestDetail:
@@ -77,7 +84,9 @@ def request_detail(session: Session, principal: Principal, request_id: int) -> R
         select(Match).where(Match.listing_id == listing.id, Match.member == req.member,
                             member_clause(principal, Match.member))
     ).scalar_one_or_none()
-    signals = sorted((match.signals or []) if match else [],
+    # One decision covers every member the listing concerns: the user sees its own part.
+    view = member_view(session, principal, _match_decision(match), own_ids=req.catalog_ids or [])
+    signals = sorted(view.value((match.signals or []) if match else []),
                      key=lambda s: -abs(float(s.get("weight") or 0)))
     evidence = records_for_listing(session, listing.id)
     pictures = [r for r in evidence if r.kind in PICTURE_KINDS]
@@ -96,7 +105,7 @@ def request_detail(session: Session, principal: Principal, request_id: int) -> R
     ).scalars())
     return RequestDetail(
         request=req, listing=listing, marketplace=market.name if market else req.marketplace,
-        seller=seller, works=works, match=match, signals=signals, evidence=evidence,
+        seller=seller, works=works, signals=signals, evidence=evidence,
         picture=picture, history=history, related=related,
         can_approve="approved" in TRANSITIONS[req.state],
         can_reject="rejected" in TRANSITIONS[req.state],

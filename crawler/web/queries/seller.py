@@ -25,6 +25,7 @@ from crawler.db.models_sellers import Investigation
 from crawler.linking.identifiers import mask
 from crawler.sellers.history import SellerLedger, ledger_for
 from crawler.sellers.policy import level_words, load_policy
+from crawler.web.member_view import member_view
 from crawler.web.queries.request import evidence_by_sha
 from crawler.web.scope import NotFound, seller_visible
 from crawler.web.users import Principal
@@ -44,7 +45,7 @@ class SellerPage:
     investigations: list[Investigation]
 
 
-def _for_member(ledger: SellerLedger, principal: Principal) -> SellerLedger:
+def _for_member(session: Session, ledger: SellerLedger, principal: Principal) -> SellerLedger:
     if principal.is_admin:
         return ledger
     member = principal.member
@@ -54,6 +55,11 @@ def _for_member(ledger: SellerLedger, principal: Principal) -> SellerLedger:
     ledger.sightings = [s for s in ledger.sightings if s.listing_id in listing_ids]
     for sighting in ledger.sightings:
         sighting.matches = [m for m in sighting.matches if m.get("member") == member]
+    # A match row of the member's still lists every member's works of a shared decision.
+    view = member_view(session, principal, [s.matches for s in ledger.sightings],
+                       own_ids=[cid for r in ledger.requests for cid in r.catalog_ids or []])
+    for sighting in ledger.sightings:
+        sighting.matches = view.value(sighting.matches)
     ledger.timeline = []  # built over every member's requests: not shown to a member's user
     for event in ledger.events:
         event["evidence"] = None  # an escalation's evidence names other members' requests
@@ -64,7 +70,7 @@ def seller_page(session: Session, principal: Principal, seller_id: int) -> Selle
     if not seller_visible(session, principal, seller_id):
         raise NotFound(f"seller {seller_id}")
     policy = load_policy()
-    ledger = _for_member(ledger_for(session, seller_id, policy=policy), principal)
+    ledger = _for_member(session, ledger_for(session, seller_id, policy=policy), principal)
     standing = ledger.standing
     per_day = Counter(s.first_seen.date() for s in ledger.sightings)
     removed = Counter(s.removed_at.date() for s in ledger.sightings if s.removed_at)

@@ -14,6 +14,7 @@ from crawler.web import csrf
 from crawler.web.auth import current_user
 from crawler.web.decisions import decide as decide_requests
 from crawler.web.decisions import parse_ids
+from crawler.web.member_view import member_artefact
 from crawler.web.queries.queue import SORTS, parse_filters, queue_page
 from crawler.web.queries.request import (
     PICTURE_KINDS,
@@ -106,16 +107,23 @@ def evidence_file(request: Request) -> Response:
     """
     user = current_user(request)
     evidence_id = int(request.path_params["evidence_id"])
+    store = request.app.state.store
     with session_scope(request.app.state.db.sessions) as session:
         record = evidence_record(session, user, evidence_id)
-    store = request.app.state.store
-    try:
-        data = store.read(record.sha256)
-    except (FileNotFoundError, ValueError):
-        raise NotFound(f"artefact of evidence {evidence_id}") from None
+        try:
+            data = store.read(record.sha256)
+        except (FileNotFoundError, ValueError):
+            raise NotFound(f"artefact of evidence {evidence_id}") from None
+        # A decision names every member it concerns: a member gets its own part only.
+        member_copy = member_artefact(session, user, record.kind, data, record.sha256)
+    headers = {"Content-Security-Policy": ARTEFACT_CSP, "Cache-Control": "private, max-age=3600"}
+    if member_copy is not None:
+        # Not the stored bytes, so no hash header that they would fail; one user's copy.
+        headers.update({"X-Evidence-View": "member", "Cache-Control": "no-store"})
+        data = member_copy
+    else:
+        headers["X-Evidence-SHA256"] = record.sha256
     image = raster_type(data) if record.kind in PICTURE_KINDS else None
-    headers = {"Content-Security-Policy": ARTEFACT_CSP, "Cache-Control": "private, max-age=3600",
-               "X-Evidence-SHA256": record.sha256}
     if image is not None:
         return Response(data, media_type=image, headers=headers)
     headers["Content-Disposition"] = (

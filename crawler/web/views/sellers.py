@@ -1,5 +1,9 @@
 """The seller page, the "investigate" button and the investigation's case report.
 
+Starting an investigation and opening its case file are for administrators only: an
+investigation crawls the whole storefront and its case file covers every member's requests
+and works. A member's POST answers 404 before anything is started or recorded.
+
 No settings affect this module.
 """
 
@@ -43,6 +47,8 @@ async def investigate(request: Request) -> Response:
     form = await request.form()
     csrf.check(request, form)
     user = await run_in_threadpool(current_user, request)
+    if not user.is_admin:
+        raise NotFound("investigations are started by administrators")
     seller_id = int(request.path_params["seller_id"])
     db = request.app.state.db
 
