@@ -34,6 +34,7 @@ class Candidate:
     extended: str | None = None         # "蝙蝠侠黑暗骑士崛起": more title glued on
     season: int | None = None
     ambiguous: list[str] = field(default_factory=list)  # other ids sharing the key
+    how: str | None = None              # the normalisation that made the hit ("pinyin: ...")
 
     @property
     def rejected(self) -> bool:

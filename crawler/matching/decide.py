@@ -18,6 +18,7 @@ from typing import Any
 
 from crawler.matching.candidate import Candidate
 from crawler.matching.config import MatchConfig
+from crawler.matching.evasion import Fold
 from crawler.matching.offer import Offer
 from crawler.matching.score import Analysis
 
@@ -67,7 +68,8 @@ class SellerStatus:
     authorised_for: frozenset[str]
 
 
-def decide(listing_id: str, analysis: Analysis, offer: Offer, *, config: MatchConfig,
+def decide(listing_id: str, analysis: Analysis, offer: Offer, folds: tuple[Fold, ...] = (), *,
+           config: MatchConfig,
            seller: str | None, seller_status: SellerStatus, price: float | None,
            currency: str | None, today: dt.date) -> Decision:
     if not analysis.accepted:
@@ -88,6 +90,8 @@ def decide(listing_id: str, analysis: Analysis, offer: Offer, *, config: MatchCo
         add(Signal("ambiguous_title", 0.0,
                    f'"{primary.matched}" is also {", ".join(primary.ambiguous)}; '
                    f"chose {title.id} ({config.ambiguous_prefer})"))
+    for how in _normalisations(primary, folds):
+        add(Signal("normalised", 0.0, how))
     if primary.year_match is not None:
         add(Signal("year_match", w["year_match"], str(primary.year_match)))
     if primary.season is not None:
@@ -154,10 +158,14 @@ def decide(listing_id: str, analysis: Analysis, offer: Offer, *, config: MatchCo
                    f"{seller or 'unknown seller'} is not authorised by {title.member}"))
 
     score = _r(max(0.0, min(1.0, sum(s.weight for s in signals))))
-    if authorised_here:
+    by_sound = primary.how is not None and primary.how.startswith("pinyin")
+    # A title met by its sound alone is a guess among homophones: a copy must be on offer,
+    # and only disc or bootleg words make it certain enough to take down.
+    sure = not by_sound or offer.has("bootleg") or offer.has("disc")
+    if authorised_here or (by_sound and not copyish):
         verdict = NONE
-        score = 0.0
-    elif score >= config.thresholds["takedown"] and copyish:
+        score = 0.0 if authorised_here else score
+    elif score >= config.thresholds["takedown"] and copyish and sure:
         verdict = TAKEDOWN
     elif score >= config.thresholds["review"]:
         verdict = REVIEW
@@ -167,6 +175,18 @@ def decide(listing_id: str, analysis: Analysis, offer: Offer, *, config: MatchCo
     if primary.title.id in ids:
         ids.remove(primary.title.id)
     return Decision(listing_id, verdict, title.id, [title.id, *ids], title.member, score, signals)
+
+
+def _normalisations(cand: Candidate, folds: tuple[Fold, ...]) -> list[str]:
+    """What undoing an evasion did to the matched text ("confusable: ... -> ...")."""
+    out = [cand.how] if cand.how else []
+    matched = cand.matched.replace(" ", "")
+    for fold in folds:
+        after = fold.after.lower().replace(" ", "")
+        if after and (after in matched or matched in after
+                      or any(w in matched for w in fold.after.lower().split() if len(w) >= 3)):
+            out.append(fold.describe())
+    return list(dict.fromkeys(out))[:4]
 
 
 def _no_match(listing_id: str, analysis: Analysis) -> Decision:

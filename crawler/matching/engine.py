@@ -75,7 +75,7 @@ class MatchEngine:
     def match(self, listing: Mapping[str, Any]) -> Decision:
         """Decide one listing (checked with :func:`check_listing` first)."""
         item = check_listing(listing)
-        norm = normalize(item["title"][:MAX_TITLE])
+        norm = normalize(item["title"][:MAX_TITLE], self.index.vocabulary, self.index.written)
         terms = self.lexicon.scan(norm.text)
         analysis = analyse(norm, self.index, terms, self.config, self.lexicon.glue)
         description = item.get("description")
@@ -84,7 +84,7 @@ class MatchEngine:
             desc_terms = self.lexicon.scan(normalize(description[:MAX_DESCRIPTION]).text)
         offer = classify(analysis.terms, desc_terms)
         return decide(
-            item["id"], analysis, offer, config=self.config, seller=item.get("seller"),
+            item["id"], analysis, offer, norm.folds, config=self.config, seller=item.get("seller"),
             seller_status=self.seller_status(item.get("marketplace"), item.get("seller")),
             price=item.get("price"), currency=item.get("currency"),
             today=self.today or _today(),

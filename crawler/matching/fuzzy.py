@@ -179,3 +179,40 @@ def _numbers_agree(target: str, probe: str) -> bool:
     wanted = set(_DIGITS.findall(target))
     found = set(_DIGITS.findall(probe))
     return wanted <= found and {d for d in found if len(d) <= 2} <= wanted
+
+
+def sound_matches(text: str, masked: str, breaks: frozenset[int], index: CatalogIndex,
+                  config: MatchConfig, years: list[tuple[int, int, int]],
+                  candidates: list[Candidate]) -> list[Candidate]:
+    """Chinese titles written with same-sounding characters or partly in pinyin (step 6: only
+    when nothing else matched): :class:`crawler.matching.pinyin.PinyinIndex`."""
+    if not CJK_CHAR.search(text) and not _PINYINISH.search(text):
+        return []
+    refused = {c.title.idx for c in candidates if c.rejected}
+    listing_years = [y for _, _, y in years]
+    out: list[Candidate] = []
+    for start, end, key_id, reading in index.pinyin.scan(masked):
+        key = index.keys[key_id]
+        if "|" in masked[start:end] or not refused.isdisjoint(key.titles):
+            continue
+        written = text[start:end]
+        if written.replace(" ", "") == key.text:
+            continue  # written as in the catalogue: the exact pass had its say
+        seg = segment(masked, breaks, start, end)
+        fit = min(1.0, (end - start) / max(len(masked[seg[0]:seg[1]].strip()), 1))
+        strength = (key.specificity + (1 - key.specificity) * fit) * 0.9
+        if strength < config.thresholds["min_match"]:
+            continue
+        title, ambiguous, year_match = choose_title(key, index, listing_years)
+        out.append(Candidate(title=title, key=key, start=start, end=end, matched=written,
+                             strength=round(strength, 4), fit=fit, year_match=year_match,
+                             ambiguous=ambiguous,
+                             how=f'pinyin: "{written}" -> "{reading}" = "{key.text}"'))
+    return out
+
+
+# A Latin word that could be pinyin: syllables of initial + final only.
+_PINYINISH = re.compile(
+    r"(?<![a-z])(?:(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?(?:iang|iong|uang|ang|eng|ing|ong|ian|iao"
+    r"|uai|uan|ai|ei|ao|ou|an|en|er|in|un|ia|ie|iu|ua|uo|ui|ve|a|o|e|i|u|v)){2,}(?![a-z])"
+)

@@ -27,6 +27,7 @@ import ahocorasick
 
 from crawler.catalog.importer import CatalogEntry
 from crawler.matching.normalize import CJK_CLASS, normalize_text
+from crawler.matching.pinyin import PinyinIndex
 
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _CJK_CHARS = re.compile(f"[{CJK_CLASS}]")
@@ -152,7 +153,23 @@ class CatalogIndex:
             self._franchise_automaton.make_automaton()
         self._postings: dict[str, array] | None = None
         self._gram_counts: array | None = None
+        self._pinyin: PinyinIndex | None = None
         self.title_keys: list[set[str]] = [set() for _ in titles]
+        # Latin words of the catalogue (leetspeak is only undone when it spells one of them)
+        # and the catalogue's own spellings of words with digits ("se7en"), left alone.
+        self.vocabulary: frozenset[str] = frozenset(
+            w for key in keys for w in key.text.split() if w.isalpha() and w.isascii())
+        self.written: frozenset[str] = frozenset(
+            w for key in keys for w in re.findall(r"[a-z0-9@$]+", key.source.lower())
+            if not w.isalpha() and not w.isdigit())
+
+    @property
+    def pinyin(self) -> PinyinIndex:
+        """Chinese keys by sound, built on first use (only listings nothing else matched)."""
+        if self._pinyin is None:
+            self._pinyin = PinyinIndex((i, k.text) for i, k in enumerate(self.keys)
+                                       if k.cjk and not k.derived)
+        return self._pinyin
 
     def scan_franchises(self, text: str) -> list[tuple[int, int, Key]]:
         out: list[tuple[int, int, Key]] = []

@@ -13,6 +13,11 @@ underscores to spaces), sequel numbers written as Arabic numerals (Roman ``II``,
 spaces are remembered as soft word breaks, so scoring can still tell ``龙卷风 瓶子`` (two
 words) from ``龙卷风瓶`` (one).
 
+Before all that, the evasions sellers use against keyword filters are undone (zero-width
+characters, emoji inside a word, look-alike letters of other scripts, letters split by
+separators, and on the listing side leetspeak): :mod:`crawler.matching.evasion`, each change
+kept in ``Normalized.folds``.
+
 Format and quality words are not removed here: :mod:`crawler.matching.offer` finds them as
 signals in this same normalised text.
 
@@ -23,9 +28,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from crawler.matching.evasion import Fold, unleet, unmask
 
 CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{CJK_CLASS}]")
@@ -201,20 +209,30 @@ def _collapse(m: re.Match[str]) -> str:
 class Normalized:
     """Normalised text, where spaces between Chinese words were removed (``breaks``: the offset
     of the character after the gap) and where a colon was (``colons``: the offset of the first
-    character after it), for "Title: Subtitle" listings of another film."""
+    character after it), for "Title: Subtitle" listings of another film; ``folds``: the
+    evasions undone (:mod:`crawler.matching.evasion`)."""
 
     text: str
     breaks: frozenset[int]
     colons: frozenset[int] = frozenset()
+    folds: tuple[Fold, ...] = ()
 
 
 _EMPTY: frozenset[int] = frozenset()
 
 
-def normalize(text: str) -> Normalized:
-    """The comparison form of a title, alias or listing text (see the module docstring)."""
+def normalize(text: str, vocabulary: Container[str] | None = None,
+              written: Container[str] = frozenset()) -> Normalized:
+    """The comparison form of a title, alias or listing text (see the module docstring).
+
+    With a ``vocabulary`` (the catalogue's words, listing side only), leetspeak words that
+    spell one of them are spelt in letters; ``written`` are words left as they are."""
     s = unicodedata.normalize("NFKC", text)
+    s, folds = unmask(s)
     s = _GLUED_FORMAT_CASE.sub(" ", s).lower()
+    if vocabulary is not None:
+        s, leet = unleet(s, vocabulary, written)
+        folds.extend(leet)
     if "dvd" in s or "bluray" in s:
         s = _GLUED_FORMAT.sub(" ", s)
     if "-" in s or "~" in s or "至" in s or "到" in s or "\u2014" in s or "\u2013" in s:
@@ -263,7 +281,7 @@ def normalize(text: str) -> Normalized:
             i = s.find(_COLON, i + 1)
         s = s.replace(_COLON, " ")
     return Normalized(s, frozenset(breaks) if breaks else _EMPTY,
-                      frozenset(colons) if colons else _EMPTY)
+                      frozenset(colons) if colons else _EMPTY, tuple(folds))
 
 
 def normalize_text(text: str) -> str:

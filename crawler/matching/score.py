@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 
 from crawler.matching.candidate import Candidate, choose_title
 from crawler.matching.config import MatchConfig
-from crawler.matching.fuzzy import fuzzy_matches
+from crawler.matching.fuzzy import fuzzy_matches, sound_matches
 from crawler.matching.index import CatalogIndex
 from crawler.matching.normalize import Normalized
 from crawler.matching.offer import TermHit
@@ -119,6 +119,8 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
         soft = [(t.start, t.end) for t in terms if t.offers == ("noise",)]
         loose = mask(text, [s for s in spans if s not in soft]) if soft else masked
         accepted.extend(fuzzy_matches(loose, breaks, index, config, years, accepted, candidates))
+    if not accepted:
+        accepted = sound_matches(text, masked, breaks, index, config, years, candidates)
     if not accepted and collection_like:
         accepted = _franchise(text, index, terms, hits)
     else:
