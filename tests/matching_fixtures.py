@@ -32,3 +32,22 @@ def write_catalog(folder: Path) -> tuple[Path, Path]:
     catalog.write_text(CATALOG_CSV, encoding="utf-8")
     authorized.write_text(AUTHORIZED_CSV, encoding="utf-8")
     return catalog, authorized
+
+
+# Directors, cast and franchise columns (issue 18): real people of real films.
+PEOPLE_CSV = """id,member,title,year,aliases,kind,directors,cast,franchise
+war-inception-2010,Warner Bros.,Inception,2010,盗梦空间|全面启动,film,Christopher Nolan=克里斯托弗·诺兰,Leonardo DiCaprio=莱昂纳多·迪卡普里奥,
+war-interstellar-2014,Warner Bros.,Interstellar,2014,星际穿越,film,Christopher Nolan,Matthew McConaughey,
+war-dark-knight-2008,Warner Bros.,The Dark Knight,2008,蝙蝠侠：黑暗骑士,film,Christopher Nolan=诺兰,Christian Bale,Batman=蝙蝠侠
+dis-lion-king-1994,Disney,The Lion King,1994,狮子王,film,Roger Allers|Rob Minkoff,,
+dis-lion-king-2019,Disney,The Lion King,2019,狮子王,film,Jon Favreau=乔恩·费儒,Donald Glover,
+dis-cinderella-2015,Disney,Cinderella,2015,灰姑娘|仙履奇缘,film,Kenneth Branagh,Lily James,
+sony-up-2009,Disney,Up,2009,飞屋环游记,film,Pete Docter,,
+fox-times-2019,Fox,The Times,2019,,film,,,
+"""
+
+
+def write_people_catalog(folder: Path) -> Path:
+    catalog = folder / "people.csv"
+    catalog.write_text(PEOPLE_CSV, encoding="utf-8")
+    return catalog

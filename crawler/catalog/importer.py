@@ -3,8 +3,10 @@
 A file is refused as a whole when anything is wrong with it, with every problem listed by line
 number (:class:`crawler.exceptions.CatalogError`); nothing is half-imported. Catalogue columns:
 ``id, member, title, year, aliases (|-separated), kind (film|series)`` and optional
-``release_date, home_release_date`` (ISO dates). Authorised sellers: ``marketplace, seller,
-member``.
+``release_date, home_release_date`` (ISO dates) and ``directors, cast, franchise``: people (or
+franchises) separated by ``|``, the names one of them goes by joined with ``=``
+(``Christopher Nolan=克里斯托弗·诺兰=诺兰|Emma Thomas``); in JSON a list of strings written the
+same way or a list of name lists. Authorised sellers: ``marketplace, seller, member``.
 
 No settings affect this module.
 """
@@ -22,7 +24,10 @@ from typing import Any
 from crawler.exceptions import CatalogError
 
 CATALOG_REQUIRED = ("id", "member", "title", "year", "aliases", "kind")
-CATALOG_OPTIONAL = ("release_date", "home_release_date")
+CATALOG_OPTIONAL = ("release_date", "home_release_date", "directors", "cast", "franchise")
+PEOPLE_COLUMNS = ("directors", "cast", "franchise")
+MAX_PEOPLE = 50
+MAX_NAME = 200
 AUTHORIZED_REQUIRED = ("marketplace", "seller", "member")
 KINDS = ("film", "series")
 MAX_FIELD = 2000
@@ -38,6 +43,10 @@ class CatalogEntry:
     kind: str
     release_date: dt.date | None = None
     home_release_date: dt.date | None = None
+    # Each person (or franchise) as the names it goes by, in any language.
+    directors: list[list[str]] = field(default_factory=list)
+    cast: list[list[str]] = field(default_factory=list)
+    franchise: list[list[str]] = field(default_factory=list)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -49,6 +58,9 @@ class CatalogEntry:
             "kind": self.kind,
             "release_date": self.release_date,
             "home_release_date": self.home_release_date,
+            "directors": self.directors,
+            "cast": self.cast,
+            "franchise": self.franchise,
         }
 
 
@@ -153,6 +165,38 @@ def _date(value: Any, name: str, line: int, problems: _Problems) -> dt.date | No
         return None
 
 
+def _people(value: Any, name: str, line: int, problems: _Problems) -> list[list[str]]:
+    """``"A=甲|B"`` (or ``["A=甲", "B"]``, ``[["A", "甲"], ["B"]]``) as ``[["A", "甲"], ["B"]]``."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        items: list[Any] = value.split("|")
+    elif isinstance(value, list):
+        items = value
+    else:
+        problems.add(line, f"{name} must be text or a list, not {type(value).__name__}")
+        return []
+    out: list[list[str]] = []
+    for item in items:
+        if isinstance(item, str):
+            names = item.split("=")
+        elif isinstance(item, list) and all(isinstance(n, str) for n in item):
+            names = item
+        else:
+            problems.add(line, f"{name}: {item!r} is neither a name nor a list of names")
+            continue
+        names = list(dict.fromkeys(_text(n) for n in names if _text(n)))
+        long = [n for n in names if len(n) > MAX_NAME]
+        if long:
+            problems.add(line, f"{name}: a name is longer than {MAX_NAME} characters")
+            continue
+        if names:
+            out.append(names)
+    if len(out) > MAX_PEOPLE:
+        problems.add(line, f"{name}: more than {MAX_PEOPLE} entries")
+    return out
+
+
 def load_catalog(path: str | Path, member: str | None = None) -> list[CatalogEntry]:
     """Parse and validate a catalogue file; ``member`` fills (or must equal) the member column."""
     path = Path(path)
@@ -213,6 +257,7 @@ def load_catalog(path: str | Path, member: str | None = None) -> list[CatalogEnt
                 home_release_date=_date(
                     rec.get("home_release_date"), "home_release_date", line, problems
                 ),
+                **{name: _people(rec.get(name), name, line, problems) for name in PEOPLE_COLUMNS},
             )
         )
     if not entries and not problems.items:

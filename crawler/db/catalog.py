@@ -33,6 +33,9 @@ _CATALOG_FIELDS = (
     "kind",
     "release_date",
     "home_release_date",
+    "directors",
+    "cast",
+    "franchise",
 )
 
 
@@ -74,14 +77,27 @@ def _catalog_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "home_release_date": _as_date(
             row.get("home_release_date"), f"{title_id}.home_release_date"
         ),
+        **{name: _people(row.get(name)) for name in ("directors", "cast", "franchise")},
     }
+
+
+def _people(value: Any) -> list[list[str]] | None:
+    """People (or franchises) as lists of names; None when there are none."""
+    out = []
+    for person in value or []:
+        names = [person] if isinstance(person, str) else list(person)
+        names = [str(n).strip() for n in names if str(n).strip()]
+        if names:
+            out.append(names)
+    return out or None
 
 
 def upsert_catalog_titles(session: Session, rows: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
     """Insert or update catalogue titles by ``id``; return ``(created, updated)``.
 
     Rows need ``id``, ``member``, ``title``; ``year``, ``aliases`` (list), ``kind``,
-    ``release_date``/``home_release_date`` (date or ISO string) are optional. Unchanged rows
+    ``release_date``/``home_release_date`` (date or ISO string), ``directors``, ``cast`` and
+    ``franchise`` (lists of name lists) are optional. Unchanged rows
     are not rewritten (their ``updated_at`` stays) and are not counted.
     """
     wanted: dict[str, dict[str, Any]] = {}

@@ -269,6 +269,10 @@ class CatalogTitle(Base):
     kind: Mapped[str | None] = mapped_column(String(32))
     release_date: Mapped[date | None] = mapped_column(Date)
     home_release_date: Mapped[date | None] = mapped_column(Date)
+    # People and franchises, each a list of the names it goes by (migration 0011).
+    directors: Mapped[list[list[str]] | None] = mapped_column(_json())
+    cast: Mapped[list[list[str]] | None] = mapped_column(_json())
+    franchise: Mapped[list[list[str]] | None] = mapped_column(_json())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

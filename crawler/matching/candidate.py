@@ -2,7 +2,8 @@
 
 Several catalogue titles may share one key (remakes, shared aliases): :func:`choose_title`
 tells them apart by the listing's year (a year one off still counts: festival and regional
-release years differ), else the newest wins and the others are named as ambiguous. A key that
+release years differ), then by a director or cast member the listing names, else the newest
+wins and the others are named as ambiguous. A key that
 is only a variant of another title ("The Mighty Ducks" of "D3: The Mighty Ducks") gives way to
 the title whose own name it is. Step 4 of scoring (:mod:`crawler.matching.score`).
 
@@ -42,9 +43,10 @@ class Candidate:
                 or self.extended is not None)
 
 
-def choose_title(key: Key, index: CatalogIndex, years: list[int]
-                 ) -> tuple[Title, list[str], int | None]:
-    """The title ``key`` names in a listing with ``years``, the other ids, the year matched."""
+def choose_title(key: Key, index: CatalogIndex, years: list[int],
+                 named: frozenset[int] = frozenset()) -> tuple[Title, list[str], int | None]:
+    """The title ``key`` names in a listing with ``years`` and whose director or cast it
+    names (``named``: title indexes), the other ids, the year matched."""
     titles = [index.titles[i] for i in key.titles]
     if key.derived_for and len(titles) > 1:
         # "The Mighty Ducks" is that film's own title, only a variant of "D3: The Mighty Ducks".
@@ -58,6 +60,15 @@ def choose_title(key: Key, index: CatalogIndex, years: list[int]
         matching = [(t, y) for t, y in dated if y is not None]
         if len(matching) == 1:
             return matching[0][0], [], matching[0][1]
+        if matching:
+            titles = [t for t, _ in matching]
+    if named:
+        # "Ocean's Eleven Soderbergh", "The Lion King 乔恩·费儒": the remake its people made.
+        theirs = [t for t in titles if t.idx in named]
+        if len(theirs) == 1:
+            return theirs[0], [], _year_match(theirs[0], years)
+    if len(titles) == 1:
+        return titles[0], [], _year_match(titles[0], years)
     titles.sort(key=lambda t: t.year or 0, reverse=True)
     chosen = titles[0]
     return chosen, [t.id for t in titles[1:]], _year_match(chosen, years)

@@ -27,6 +27,7 @@ import ahocorasick
 
 from crawler.catalog.importer import CatalogEntry
 from crawler.matching.normalize import CJK_CLASS, normalize_text
+from crawler.matching.people import PeopleIndex
 from crawler.matching.pinyin import PinyinIndex
 
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -154,6 +155,7 @@ class CatalogIndex:
         self._postings: dict[str, array] | None = None
         self._gram_counts: array | None = None
         self._pinyin: PinyinIndex | None = None
+        self.people = PeopleIndex(())
         self.title_keys: list[set[str]] = [set() for _ in titles]
         # Latin words of the catalogue (leetspeak is only undone when it spells one of them)
         # and the catalogue's own spellings of words with digits ("se7en"), left alone.
@@ -226,6 +228,11 @@ class CatalogIndex:
                 name = franchise_name(raw)
                 if name:
                     franchise_titles.setdefault(name, set()).add(title.idx)
+            for names in entry.franchise:  # the catalogue's own franchise column
+                for raw in names:
+                    name = normalize_text(raw)
+                    if name and _usable(name):
+                        franchise_titles.setdefault(name, set()).add(title.idx)
         title_keys: list[set[str]] = [set() for _ in titles]
         for key in keys:
             for idx in key.titles:
@@ -239,6 +246,7 @@ class CatalogIndex:
         ]
         index = cls(titles, keys, franchises)
         index.title_keys = title_keys
+        index.people = PeopleIndex(entries)
         return index
 
     # -- exact ------------------------------------------------------------------------------

@@ -40,9 +40,10 @@ from rapidfuzz import fuzz
 from crawler.matching.candidate import Candidate, choose_title
 from crawler.matching.config import MatchConfig
 from crawler.matching.fuzzy import fuzzy_matches, sound_matches
-from crawler.matching.index import CatalogIndex
+from crawler.matching.index import CatalogIndex, Key
 from crawler.matching.normalize import Normalized
 from crawler.matching.offer import TermHit
+from crawler.matching.people import PersonHit
 from crawler.matching.segments import CJK_CHAR, mask, segment
 
 __all__ = ["Analysis", "Candidate", "analyse"]
@@ -64,6 +65,14 @@ _AFTER = re.compile(
 _QUANTITY_WORDS = {"disc", "discs", "pack", "cd", "cds", "x", "碟", "张", "片", "件", "套", "盒",
                    "部", "k", "p", "d"}
 _ANY_DIGIT = re.compile(r"\d")
+# A year that dates the product, not the film: "2023新款", "2019 Remastered", "4K修复 2020".
+_EDITION_YEAR = re.compile(r" ?(?:年)?(?:新款|新版|款|版|edition|remaster|restor|re ?release|"
+                           r"reissue|anniversary|重制|修复|纪念|复刻|upgrade|model|最新)")
+_EDITION_BEFORE = re.compile(r"(?:remastered|restored|reissued?|anniversary|修复|重制|纪念版?|"
+                             r"edition|updated|release[ds]?) ?$")
+# A person's works: "诺兰导演作品集", "films of Christopher Nolan", "Nolan filmography".
+_WORKS = re.compile(r"作品|导演|全集|合集|filmograph|films|movies|works|collection|box set|"
+                    r"director s|directors|(?<![a-z])\d{1,2} ?(?:部|films?|movies?)")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
@@ -89,11 +98,18 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
     seasons: list[int] = []
     ranges: list[str] = []
     spans: list[tuple[int, int]] = [(t.start, t.end) for t in terms]
+    people = index.people.scan(text) if index.people.size else []
+    people = [p for p in people if not _inside(p.start, p.end, hits)]
+    spans.extend((p.start, p.end) for p in people)
+    named = frozenset(i for p in people for i in (*p.person.directed, *p.person.acted))
+    edition_years: set[int] = set()
     if _ANY_DIGIT.search(text) is not None:
         for m in _YEAR.finditer(text):
             if not _inside(m.start(), m.end(), hits):
                 years.append((m.start(), m.end(), int(m.group(1))))
                 spans.append((m.start(), m.end()))
+                if _EDITION_YEAR.match(text, m.end()) or _EDITION_BEFORE.search(text, 0, m.start()):
+                    edition_years.add(m.start())
         for m in _RANGE.finditer(text):
             if not _inside(m.start(), m.end(), hits):
                 ranges.append(m.group(0))
@@ -108,7 +124,9 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
 
     candidates: list[Candidate] = []
     if hits:
-        candidates = _score_hits(text, masked, norm, hits, index, years, sequel_words)
+        candidates = _score_hits(text, masked, norm, hits, index,
+                                 [y for y in years if y[0] not in edition_years], sequel_words,
+                                 named, single=len(hits) == 1 and not ranges)
     accepted = [c for c in candidates
                 if not c.rejected and c.strength >= config.thresholds["min_match"]]
     collection_like = ("+" in text or bool(ranges)
@@ -121,8 +139,10 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
         accepted.extend(fuzzy_matches(loose, breaks, index, config, years, accepted, candidates))
     if not accepted:
         accepted = sound_matches(text, masked, breaks, index, config, years, candidates)
-    if not accepted and collection_like:
-        accepted = _franchise(text, index, terms, hits)
+    if not accepted and (collection_like or people):
+        accepted = _franchise(text, index, terms, hits) if collection_like else []
+        if not accepted and people and (collection_like or _WORKS.search(text)):
+            accepted = _person_works(text, people, index)
     else:
         accepted = _dedupe(accepted)
     rejected = None
@@ -175,7 +195,8 @@ def _inside(start: int, end: int, hits: list[tuple[int, int, int]]) -> bool:
 # -- scoring --------------------------------------------------------------------------------
 def _score_hits(text: str, masked: str, norm: Normalized, hits: list[tuple[int, int, int]],
                 index: CatalogIndex, years: list[tuple[int, int, int]],
-                sequel_words: list[TermHit]) -> list[Candidate]:
+                sequel_words: list[TermHit], named: frozenset[int] = frozenset(),
+                single: bool = False) -> list[Candidate]:
     breaks = norm.breaks
     # "Toy Story 5" when the catalogue has "toy story 5": the number belongs to the title.
     hits = [_sequel_key(h, masked, index) for h in hits]
@@ -196,11 +217,11 @@ def _score_hits(text: str, masked: str, norm: Normalized, hits: list[tuple[int, 
         key = index.keys[h[2]]
         fit = fits[seg]
         strength = key.specificity + (1.0 - key.specificity) * fit
-        title, ambiguous, year_match = choose_title(key, index, listing_years)
+        title, ambiguous, year_match = choose_title(key, index, listing_years, named)
         cand = Candidate(title=title, key=key, start=h[0], end=h[1], matched=text[h[0]:h[1]],
                          strength=round(strength, 4), fit=fit, year_match=year_match,
                          ambiguous=ambiguous)
-        _check_context(cand, masked, years, sequel_words)
+        _check_context(cand, masked, years, sequel_words, single)
         if cand.sequel_mismatch is None:
             _check_extension(cand, masked, norm, hits, seg, index)
         out.append(cand)
@@ -234,7 +255,7 @@ def _sequel_key(hit: tuple[int, int, int], masked: str, index: CatalogIndex
 
 
 def _check_context(cand: Candidate, masked: str, years: list[tuple[int, int, int]],
-                   sequel_words: list[TermHit]) -> None:
+                   sequel_words: list[TermHit], single: bool = False) -> None:
     m = _AFTER.match(masked, cand.end)
     if m is not None and not cand.key.text[-1].isdigit():
         number = int(m.group(2))
@@ -251,9 +272,11 @@ def _check_context(cand: Candidate, masked: str, years: list[tuple[int, int, int
             cand.sequel_mismatch = word.term  # "教父续集", "The Matrix Reloaded"
     if cand.title.kind != "film" or cand.year_match is not None or cand.title.year is None:
         return
+    # A year that contradicts the title excludes it: next to the title always, anywhere in a
+    # listing that names one title only ("Cinderella Disney Classic DVD 1950" is not 2015's).
     for start, end, year in years:
         near = 0 <= start - cand.end <= 2 or 0 <= cand.start - end <= 2
-        if near and abs(year - cand.title.year) > 1:
+        if (near or single) and abs(year - cand.title.year) > 1:
             cand.year_mismatch = year
             return
 
@@ -324,6 +347,21 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
             continue
         best[c.title.idx] = c
     return sorted(best.values(), key=lambda c: c.start)
+
+
+def _person_works(text: str, people: list[PersonHit], index: CatalogIndex) -> list[Candidate]:
+    """Every member work of the person a collection is named by (directed first, else cast)."""
+    hit = people[0]
+    person = hit.person
+    role = "director" if person.directed else "cast"
+    idxs = person.directed or person.acted
+    titles = sorted((index.titles[i] for i in idxs), key=lambda t: (t.year or 0, t.idx))
+    key = Key(text=text[hit.start:hit.end], titles=[t.idx for t in titles], source=person.name,
+              derived=True, derived_for=frozenset(idxs), specificity=0.8, short=False,
+              left_word=False, right_word=False, cjk=False)
+    how = f'person: "{key.text}" = {person.name} ({role} of {len(titles)} catalogue titles)'
+    return [Candidate(title=t, key=key, start=hit.start + n, end=hit.end, matched=key.text,
+                      strength=0.8, fit=1.0, how=how) for n, t in enumerate(titles)]
 
 
 def _franchise(text: str, index: CatalogIndex, terms: list[TermHit],

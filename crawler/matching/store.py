@@ -32,7 +32,8 @@ def stored_entries(session: Session) -> list[CatalogEntry]:
         CatalogEntry(
             id=r.id, member=r.member, title=r.title, year=r.year, aliases=list(r.aliases or []),
             kind=r.kind or "film", release_date=r.release_date,
-            home_release_date=r.home_release_date,
+            home_release_date=r.home_release_date, directors=list(r.directors or []),
+            cast=list(r.cast or []), franchise=list(r.franchise or []),
         )
         for r in rows
     ]
