@@ -117,3 +117,20 @@ def test_match_product_year_is_not_the_films_year(engine: MatchEngine, title: st
 def test_match_franchise_column_names_a_collection(engine: MatchEngine) -> None:
     decision, ids, _ = decide(engine, "蝙蝠侠 系列 合集 DVD")
     assert decision == "takedown" and ids == ["war-dark-knight-2008"]
+
+
+# -- everyday phrases that contain a short title ------------------------------------------
+@pytest.mark.parametrize("title", [
+    "Up & Go Liquid Breakfast Chocolate 6 Pack",
+    "The Times Newspaper Subscription Gift Card",
+    "飞屋环游记 矿泉水 550ml 整箱",
+])
+def test_match_product_words_veto_a_phrase_hit(engine: MatchEngine, title: str) -> None:
+    decision, _, signals = decide(engine, title)
+    assert decision == "none"
+
+
+@pytest.mark.parametrize("title", ["Up DVD Pixar 2009", "The Times 2019 Blu-ray gift"])
+def test_match_short_title_with_disc_words_survives_product_words(engine: MatchEngine,
+                                                                  title: str) -> None:
+    assert decide(engine, title)[0] == "takedown"

@@ -21,12 +21,12 @@ from crawler.exceptions import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).with_name("matching.yaml")
 OFFER_KINDS = ("copy", "bootleg", "quality", "collection", "goods", "unrelated", "official",
-               "context", "noise", "bonus", "negation", "sequel")
+               "context", "noise", "bonus", "negation", "sequel", "product")
 WEIGHT_NAMES = (
     "title_match", "year_match", "year_mismatch", "sequel_mismatch", "offer_copy",
     "offer_quality_only", "offer_goods", "offer_unrelated", "unrelated_terms", "bootleg_terms",
     "collection", "low_price", "unauthorised_seller", "pre_release", "official_claim",
-    "everyday_title_alone", "seller_authorised_other", "offer_unknown",
+    "everyday_title_alone", "seller_authorised_other", "offer_unknown", "product_category",
 )
 THRESHOLD_NAMES = ("takedown", "review", "min_match", "fuzzy_latin", "fuzzy_cjk")
 

@@ -131,7 +131,10 @@ def decide(listing_id: str, analysis: Analysis, offer: Offer, folds: tuple[Fold,
         add(Signal("official_claim", w["official_claim"],
                    ", ".join(_uniq(offer.all_terms("official"))[:3])))
 
-    if primary.key.short and not _corroborated(primary, analysis, offer):
+    product = _product_veto(primary, offer)
+    if product:
+        add(Signal("product_category", w["product_category"], product))
+    elif primary.key.short and not _corroborated(primary, analysis, offer):
         add(Signal("everyday_title_alone", w["everyday_title_alone"],
                    f'"{primary.matched}" is an everyday word or very short title, with no film, '
                    f"format or year next to it"))
@@ -217,7 +220,23 @@ def _corroborated(cand: Candidate, analysis: Analysis, offer: Offer) -> bool:
         return True
     if len(analysis.accepted) > 1:
         return True
-    return offer.kind in ("copy", "quality") or offer.has("context") or offer.has("collection")
+    # A subscription, an account or a "pack" says nothing of a film by itself ("The Times
+    # subscription", "Up & Go 6 pack"): disc, file, bootleg, format or film words do.
+    film = ("disc", "digital", "bootleg", "quality", "context")
+    packs = [t for t in offer.all_terms("collection") if not t.endswith("pack")
+             and t != "bundle"]
+    return any(offer.has(c) for c in film) or bool(packs)
+
+
+def _product_veto(cand: Candidate, offer: Offer) -> str | None:
+    """Product words next to a title a phrase could contain, with nothing saying "film"."""
+    if not offer.has("product") or offer.has("disc") or offer.has("bootleg"):
+        return None
+    if not (cand.key.short or cand.key.specificity < 0.8 or cand.how):
+        return None
+    words = ", ".join(_uniq(offer.all_terms("product"))[:4])
+    return f'"{cand.matched}" next to {words}: a product named with a phrase, not the film'
+
 
 
 def _low_price(price: float | None, currency: str | None, member: str, kind: str,

@@ -151,8 +151,8 @@ def _kind(by_cat: dict[str, list[str]]) -> str:
         return "goods"
     if any(c in by_cat for c in COPY_CATEGORIES):
         return "copy"
-    if "unrelated" in by_cat:
-        return "unrelated"
+    if "unrelated" in by_cat or "product" in by_cat:
+        return "unrelated"  # water, food, a gift box: goods of another kind
     if "quality" in by_cat or "collection" in by_cat:
         return "quality"  # format words or "complete collection": a copy, weakly said
     return "unknown"
