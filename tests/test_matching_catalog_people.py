@@ -128,6 +128,7 @@ def test_match_franchise_column_names_a_collection(engine: MatchEngine) -> None:
 def test_match_product_words_veto_a_phrase_hit(engine: MatchEngine, title: str) -> None:
     decision, _, signals = decide(engine, title)
     assert decision == "none"
+    assert any(s.startswith(("product_category", "offer_unrelated")) for s in signals)
 
 
 @pytest.mark.parametrize("title", ["Up DVD Pixar 2009", "The Times 2019 Blu-ray gift"])
