@@ -163,8 +163,8 @@ def decide(listing_id: str, analysis: Analysis, offer: Offer, folds: tuple[Fold,
     score = _r(max(0.0, min(1.0, sum(s.weight for s in signals))))
     by_sound = primary.how is not None and primary.how.startswith("pinyin")
     # A title met by its sound alone is a guess among homophones: a copy must be on offer,
-    # and only disc or bootleg words make it certain enough to take down.
-    sure = not by_sound or offer.has("bootleg") or offer.has("disc")
+    # and only disc, bootleg or file/link words make it certain enough to take down.
+    sure = not by_sound or offer.has("bootleg") or offer.has("disc") or offer.has("digital")
     if authorised_here or (by_sound and not copyish):
         verdict = NONE
         score = 0.0 if authorised_here else score

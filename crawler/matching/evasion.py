@@ -55,8 +55,10 @@ _PICTO_RE = re.compile(f"[{_PICTO}]+")
 _WORDISH = re.compile(r"[^\W_]")
 # One alphanumeric character, the same separator, and again, at least three characters long.
 _SPLIT = re.compile(
-    r"(?<![^\W_])([^\W_])( ?[*\-._·•~|/+\\,] ?| )([^\W_])(?:\2[^\W_])+(?![^\W_])"
+    r"(?<![^\W_'])([^\W_])( ?[*\-._·•~|/+\\,] ?| )([^\W_']|')(?:\2(?:[^\W_]|'))+(?![^\W_'])"
 )
+# Two letters with a separator that is not a space ("o.f", "M-e") once a listing splits letters.
+_SPLIT_TWO = re.compile(r"(?<![^\W_'])([^\W\d_])([*\-._·•])([^\W\d_])(?![^\W_'])")
 _LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]{3,}")
 _LEET = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a",
          "$": "s"}
@@ -112,7 +114,17 @@ def unmask(text: str) -> tuple[str, list[Fold]]:
         text = _confusables(text, folds)
     if _SPLIT.search(text):
         text = _SPLIT.sub(lambda m: _join(m, folds), text)
+    two = _SPLIT_TWO.search(text)
+    if two is not None and (folds and folds[-1].kind == "split"
+                            or len(_SPLIT_TWO.findall(text)) >= 2):
+        text = _SPLIT_TWO.sub(lambda m: _join2(m, folds), text)
     return text, folds
+
+
+def _join2(m: re.Match[str], folds: list[Fold]) -> str:
+    joined = m.group(1) + m.group(3)
+    folds.append(Fold("split", m.group(0), joined.lower()))
+    return joined
 
 
 def _changed_words(text: str, pattern: re.Pattern[str]) -> list[str]:
@@ -185,11 +197,21 @@ def _join(m: re.Match[str], folds: list[Fold]) -> str:
     run = m.group(0)
     sep = m.group(2)
     letters = run.split(sep) if sep.strip() else run.split(" ")
-    if sum(ch.isalpha() for ch in letters) < 3:
+    if sum(ch.isalpha() for ch in letters) < 3 or any(len(ch) != 1 for ch in letters):
         return run
     joined = "".join(letters)
     folds.append(Fold("split", run, joined.lower()))
     return joined
+
+
+def _touches_letter(word: str, i: int) -> bool:
+    j = i
+    while j > 0 and not word[j - 1].isalpha():
+        j -= 1
+    k = i
+    while k + 1 < len(word) and not word[k + 1].isalpha():
+        k += 1
+    return (j > 0 or k + 1 < len(word)) and k - j < 3
 
 
 def unleet(text: str, vocabulary: Container[str], written: Container[str]) -> tuple[str, list[Fold]]:
@@ -208,15 +230,15 @@ def unleet(text: str, vocabulary: Container[str], written: Container[str]) -> tu
             alt = _LEET.get(c)
             left = word[i - 1] if i else ""
             right = word[i + 1] if i + 1 < len(word) else ""
-            # A lone digit next to a letter: "inc3ption"; not "x264", "1080p", "bd50".
-            if alt and (left.isalpha() or right.isalpha()) and not left.isdigit() \
-                    and not right.isdigit():
+            # Digits touching letters: "inc3ption", "s157ers"; "x264" or "bd50" only spell no
+            # catalogue word.
+            if alt and _touches_letter(word, i):
                 options.append(alt)
             else:
                 options.append(c)
         if sum(len(o) > 1 or o != c for o, c in zip(options, word)) == 0:
             return word
-        for combo in itertools.islice(itertools.product(*options), 16):
+        for combo in itertools.islice(itertools.product(*options), 32):
             folded = "".join(combo)
             if folded != word and sum(ch.isalpha() for ch in folded) >= 3 and folded in vocabulary:
                 folds.append(Fold("leetspeak", word, folded))

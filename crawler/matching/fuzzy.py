@@ -36,8 +36,12 @@ def fuzzy_matches(masked: str, breaks: frozenset[int], index: CatalogIndex, conf
     out: list[Candidate] = []
     listing_years = [y for _, _, y in years]
     taken = [(c.start, c.end) for c in accepted]
+    # A segment that was a catalogue title exactly, of another year or sequel, is that film:
+    # not a typo of a third ("Dawn of the Dead (1979)" is not "Day of the Dead").
+    other_film = [(c.start, c.end) for c in candidates
+                  if c.sequel_mismatch is not None or c.year_mismatch is not None]
     for seg_start, seg_end in _content_segments(masked, breaks):
-        if any(s < seg_end and seg_start < e for s, e in taken):
+        if any(s < seg_end and seg_start < e for s, e in taken + other_film):
             continue
         seg = masked[seg_start:seg_end].strip()
         cjk = bool(CJK_CHAR.search(seg))
@@ -188,12 +192,15 @@ def sound_matches(text: str, masked: str, breaks: frozenset[int], index: Catalog
     when nothing else matched): :class:`crawler.matching.pinyin.PinyinIndex`."""
     if not CJK_CHAR.search(text) and not _PINYINISH.search(text):
         return []
-    refused = {c.title.idx for c in candidates if c.rejected}
+    # Another sequel or another year is another film; a character glued on ("甘地钏") may be
+    # the homophone itself.
+    refused = {c.title.idx for c in candidates
+               if c.sequel_mismatch is not None or c.year_mismatch is not None}
     listing_years = [y for _, _, y in years]
     out: list[Candidate] = []
-    for start, end, key_id, reading in index.pinyin.scan(masked):
+    for start, end, key_id, reading in index.pinyin.scan(text):
         key = index.keys[key_id]
-        if "|" in masked[start:end] or not refused.isdisjoint(key.titles):
+        if set(masked[start:end]) <= {"|", " "} or not refused.isdisjoint(key.titles):
             continue
         written = text[start:end]
         if written.replace(" ", "") == key.text:

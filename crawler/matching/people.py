@@ -42,6 +42,7 @@ class PersonHit:
     start: int
     end: int
     person: Person
+    full: bool = True  # a full name, not the family name alone
 
 
 class PeopleIndex:
@@ -114,7 +115,7 @@ class PeopleIndex:
                 continue
             if name[-1] in _ALNUM and end + 1 < n and text[end + 1] in _ALNUM:
                 continue
-            found.append(PersonHit(start, end + 1, person))
+            found.append(PersonHit(start, end + 1, person, name in person.names))
         found.sort(key=lambda h: (h.start - h.end, h.start))
         kept: list[PersonHit] = []
         for hit in found:

@@ -71,8 +71,8 @@ _EDITION_YEAR = re.compile(r" ?(?:年)?(?:新款|新版|款|版|edition|remaster
 _EDITION_BEFORE = re.compile(r"(?:remastered|restored|reissued?|anniversary|修复|重制|纪念版?|"
                              r"edition|updated|release[ds]?) ?$")
 # A person's works: "诺兰导演作品集", "films of Christopher Nolan", "Nolan filmography".
-_WORKS = re.compile(r"作品|导演|全集|合集|filmograph|films|movies|works|collection|box set|"
-                    r"director s|directors|(?<![a-z])\d{1,2} ?(?:部|films?|movies?)")
+_WORKS = re.compile(r"作品|导演|全集|合集|filmograph|works|collection|box set|"
+                    r"director s|directors|(?<![a-z])\d{1,2} ?(?:部|films|movies)")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
@@ -92,7 +92,7 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
             glue: frozenset[str] = frozenset()) -> Analysis:
     text, breaks = norm.text, norm.breaks
     hits = _outermost(index.scan(text, glue))
-    hits, terms = _resolve_terms(hits, terms)
+    hits, terms = _resolve_terms(hits, terms, index)
 
     years: list[tuple[int, int, int]] = []
     seasons: list[int] = []
@@ -141,7 +141,7 @@ def analyse(norm: Normalized, index: CatalogIndex, terms: list[TermHit], config:
         accepted = sound_matches(text, masked, breaks, index, config, years, candidates)
     if not accepted and (collection_like or people):
         accepted = _franchise(text, index, terms, hits) if collection_like else []
-        if not accepted and people and (collection_like or _WORKS.search(text)):
+        if not accepted and people and _works_cue(text, people[0]):
             accepted = _person_works(text, people, index)
     else:
         accepted = _dedupe(accepted)
@@ -168,8 +168,8 @@ def _outermost(hits: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     return kept
 
 
-def _resolve_terms(hits: list[tuple[int, int, int]], terms: list[TermHit]
-                   ) -> tuple[list[tuple[int, int, int]], list[TermHit]]:
+def _resolve_terms(hits: list[tuple[int, int, int]], terms: list[TermHit],
+                   index: CatalogIndex) -> tuple[list[tuple[int, int, int]], list[TermHit]]:
     if not hits or not terms:
         return hits, terms
     kept_terms: list[TermHit] = []
@@ -177,6 +177,13 @@ def _resolve_terms(hits: list[tuple[int, int, int]], terms: list[TermHit]
     for term in terms:
         overlapping = [h for h in hits if h[0] < term.end and term.start < h[1]]
         if not overlapping:
+            kept_terms.append(term)
+            continue
+        same = [h for h in overlapping if (h[0], h[1]) == (term.start, term.end)
+                and index.keys[h[2]].derived and " " not in index.keys[h[2]].text]
+        if same:
+            # "Gift" stuffed into a listing is the word, not "The Gift" without its article.
+            dropped.update(same)
             kept_terms.append(term)
             continue
         if all(term.start <= h[0] and h[1] <= term.end and (term.end - term.start) > (h[1] - h[0])
@@ -347,6 +354,13 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
             continue
         best[c.title.idx] = c
     return sorted(best.values(), key=lambda c: c.start)
+
+
+def _works_cue(text: str, hit: PersonHit) -> bool:
+    """A listing of a person's works says so; a family name alone must say so next to it."""
+    if hit.full:
+        return _WORKS.search(text) is not None
+    return _WORKS.search(text[hit.end:hit.end + 14]) is not None
 
 
 def _person_works(text: str, people: list[PersonHit], index: CatalogIndex) -> list[Candidate]:
