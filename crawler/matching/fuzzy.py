@@ -123,7 +123,8 @@ def _word_window(target: str, masked: str, seg_start: int, seg_end: int
             if not _numbers_agree(target, probe):
                 continue  # a different sequel number is a different film, however close
             sim = fuzz.ratio(target, probe)
-            if bare != target and sim < 100:  # "Harry Potter Goblet of Fire"
+            # "Harry Potter Goblet of Fire"; but "The One" is not any "one".
+            if bare != target and sim < 100 and " " in bare:
                 sim = max(sim, fuzz.ratio(bare, _strip_stopwords(probe)))
             if long_title and sim < 95 and OSA.distance(target, probe, score_cutoff=1) <= 1:
                 sim = 95.0

@@ -40,7 +40,7 @@ from rapidfuzz import fuzz
 from crawler.matching.candidate import Candidate, choose_title
 from crawler.matching.config import MatchConfig
 from crawler.matching.fuzzy import fuzzy_matches, sound_matches
-from crawler.matching.index import CatalogIndex, Key
+from crawler.matching.index import STOPWORDS, CatalogIndex, Key
 from crawler.matching.normalize import Normalized
 from crawler.matching.offer import TermHit
 from crawler.matching.people import PersonHit
@@ -180,7 +180,7 @@ def _resolve_terms(hits: list[tuple[int, int, int]], terms: list[TermHit],
             kept_terms.append(term)
             continue
         same = [h for h in overlapping if (h[0], h[1]) == (term.start, term.end)
-                and index.keys[h[2]].derived and " " not in index.keys[h[2]].text]
+                and _article_less(index.keys[h[2]])]
         if same:
             # "Gift" stuffed into a listing is the word, not "The Gift" without its article.
             dropped.update(same)
@@ -310,12 +310,20 @@ def _check_extension(cand: Candidate, masked: str, norm: Normalized,
             cand.extended = masked[i:j]
             return
     elif key.short:
-        # "Speed Racer", "Ghost Rider": a one-word title as the first word of a longer name.
-        # (A word before it is more often a studio or director: "Pixar Cars".)
+        # "Speed Racer", "Ghost Rider", "Planet of the Apes": a one-word title as the first word
+        # of a longer name. (A word before it is more often a studio or director: "Pixar
+        # Cars"; but "Boom Town" is not "The Town" without its article.)
         after = masked[cand.end:seg[1]].split()
         word = after[0] if after else ""
-        if word and word.isalpha() and len(word) >= 3 and not _in_hit(masked, hits, cand, 1):
+        if word and word.isalpha() and (len(word) >= 3 or word in STOPWORDS) \
+                and not _in_hit(masked, hits, cand, 1):
             cand.extended = f"{cand.matched} {word}"
+            return
+        before = masked[seg[0]:cand.start].split()
+        word = before[-1] if before else ""
+        if word and word.isalpha() and len(word) >= 3 and _article_less(key) \
+                and not _in_hit(masked, hits, cand, -1):
+            cand.extended = f"{word} {cand.matched}"
             return
     colon = cand.end if cand.end in norm.colons else cand.end + 1
     if colon in norm.colons:
@@ -331,6 +339,11 @@ def _check_extension(cand: Candidate, masked: str, norm: Normalized,
                                                  if w.isalpha() and w.isascii() and len(w) >= 3)
         if letters >= 2:
             cand.extended = f"{cand.matched}: {rest.strip()}"
+
+
+def _article_less(key: Key) -> bool:
+    """A one-word key made by dropping the title's article ("gift" of "The Gift")."""
+    return " " not in key.text and key.source.lower().startswith(("the ", "a ", "an "))
 
 
 def _in_hit(masked: str, hits: list[tuple[int, int, int]], cand: Candidate, side: int) -> bool:
