@@ -56,8 +56,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.matching_stress import (  # noqa: E402 - after the path insertion
-    CN_FORMATS, EN_FORMATS, STUDIOS, _norm, _slug, fullwidth,
+from bench.matching_stress import (
+    CN_FORMATS,
+    EN_FORMATS,
+    STUDIOS,
+    _norm,
+    _slug,
+    fullwidth,
 )
 
 SHARED = Path(os.environ.get("REELGUARD_SHARED", ROOT.parent / "shared"))

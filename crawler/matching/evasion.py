@@ -228,8 +228,6 @@ def unleet(text: str, vocabulary: Container[str], written: Container[str]) -> tu
         options = []
         for i, c in enumerate(word):
             alt = _LEET.get(c)
-            left = word[i - 1] if i else ""
-            right = word[i + 1] if i + 1 < len(word) else ""
             # Digits touching letters: "inc3ption", "s157ers"; "x264" or "bd50" only spell no
             # catalogue word.
             if alt and _touches_letter(word, i):
