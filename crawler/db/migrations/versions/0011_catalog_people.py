@@ -4,7 +4,7 @@ Each column holds a JSON list of people (or franchises), each a list of the name
 (``[["Christopher Nolan", "克里斯托弗·诺兰", "诺兰"]]``); NULL when the catalogue gives none.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
